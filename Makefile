@@ -1,0 +1,71 @@
+# stowpath: one command to set up, one to demo, one to test.
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+BIN   := $(VENV)/bin
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+# Debian packages the lab and the tests run for real (see README "What runs where").
+APT_PACKAGES := strongswan-swanctl strongswan-charon charon-systemd libcharon-extra-plugins \
+  libstrongswan-extra-plugins frr frr-pythontools nftables openssh-server openssh-client \
+  iproute2 iputils-ping traceroute tcpdump orthanc orthanc-dicomweb nginx-light curl openssl \
+  netconfd sshpass procps psmisc python3-venv
+
+.PHONY: setup apt venv collections demo test lint unit lab-up lab-down lab-status bench render lock clean
+
+setup: apt venv collections ## everything a fresh Debian 12 needs, then verified
+	@echo "stowpath: setup complete ($(shell $(BIN)/ansible --version | head -1))"
+
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "stowpath: installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(VENV)/.stamp: requirements.lock
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	touch $@
+
+venv: $(VENV)/.stamp
+
+collections: venv
+	@out=$$($(BIN)/ansible-galaxy collection install --offline -r requirements.yml 2>&1); \
+	echo "$$out" | grep -q "Nothing to do" || { echo "$$out"; echo "stowpath: collections in requirements.yml are not all installed"; exit 1; }
+	@echo "stowpath: every collection in requirements.yml is present (ansible-galaxy: Nothing to do)"
+
+render: setup ## render the example inventory into build/
+	$(BIN)/ansible-playbook playbooks/render-site.yml -i inventories/example
+
+lint: venv
+	$(BIN)/ruff check plugins tests lab bench
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --offline -p
+
+unit: venv
+	$(BIN)/pytest -q tests
+
+test: setup ## the test suite CI runs (.ci/run calls exactly this)
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest -q -n 2 tests
+
+lock:
+	rm -rf /tmp/stowpath-lock && python3 -m venv /tmp/stowpath-lock
+	/tmp/stowpath-lock/bin/pip install -q -r requirements.in
+	/tmp/stowpath-lock/bin/pip freeze --exclude-editable > requirements.lock
+
+clean:
+	rm -rf build reports backups .pytest_cache
+
+# ---- the lab (network namespaces on this machine; see lab/README.md) ----
+FLEET ?= 0
+lab-up: setup
+	$(PY) lab/lab.py up --fleet $(FLEET)
+
+lab-down:
+	@if [ -x $(PY) ]; then $(PY) lab/lab.py down; else python3 lab/lab.py down; fi
+
+lab-status:
+	@if [ -x $(PY) ]; then $(PY) lab/lab.py status; else python3 lab/lab.py status; fi
