@@ -1,0 +1,11 @@
+"""DICOMweb verification: TLS material, TLS/mTLS probe, STOW-RS and QIDO-RS probes.
+
+- ``tls``: certificate/key facts and validation (cryptography), SSL contexts that ignore the
+  environment's CA settings.
+- ``client``: HTTPS connections (connect address override, timings), streaming requests and the
+  classification of every failure into a cause and an action.
+- ``multipart``: ``multipart/related; type="application/dicom"`` bodies streamed from disk.
+- ``synth``: synthetic, obviously fake Secondary Capture instances and studies (pydicom).
+- ``stow`` / ``qido``: STOW-RS upload and response parsing, QIDO-RS search.
+- ``probes``: the orchestration behind the ``tls_probe`` and ``stow_probe`` modules (checks).
+"""

@@ -1,0 +1,88 @@
+#!/usr/bin/python
+"""Validate a gateway host and render its platform configuration into the build directory."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: site_render
+short_description: Validate a facility gateway and render its vendor-specific configuration
+description:
+  - Validates the host's site variables and the cloud vendor's parameter file (like
+    M(stowpath.core.site_model)), then renders every template of C(templates/<gateway_platform>/)
+    into O(dest), one file per artifact, mode 0600, plus C(site.json) (the masked site model).
+  - Nothing is written when the input is invalid. No device is contacted.
+  - Honours check mode and C(--diff); diffs never show secrets.
+version_added: "0.1.0"
+author: stowpath developers
+options:
+  site:
+    description: The host's site variables (see README, "Site variables").
+    type: dict
+    required: true
+  hostname:
+    description: The inventory hostname.
+    type: str
+    required: true
+  inventory_dir:
+    description: Directory that relative C(cloud_params_file) paths are relative to.
+    type: str
+    default: "."
+  templates_dir:
+    description: The templates root holding one folder per platform.
+    type: path
+    required: true
+  dest:
+    description: Output directory for this host's artifacts (created mode 0700).
+    type: path
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Render the gateway configuration
+  stowpath.core.site_render:
+    site: "{{ stowpath_site_vars }}"
+    hostname: "{{ inventory_hostname }}"
+    inventory_dir: "{{ inventory_dir }}"
+    templates_dir: "{{ playbook_dir }}/../templates"
+    dest: "{{ playbook_dir }}/../build/{{ inventory_hostname }}"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+site:
+  description: The validated site model with secrets masked.
+  returned: success
+  type: dict
+artifacts:
+  description: Artifact name -> path of the rendered file.
+  returned: success
+  type: dict
+changed_artifacts:
+  description: Artifacts that were (or in check mode would be) written or removed.
+  returned: success
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stowpath.core.plugins.module_utils.ansible_site import SITE_ARGS, load_or_fail
+from ansible_collections.stowpath.core.plugins.module_utils.render import render_to
+from ansible_collections.stowpath.core.plugins.module_utils.site import masked
+
+
+def main() -> None:
+    spec = dict(SITE_ARGS, templates_dir={"type": "path", "required": True}, dest={"type": "path", "required": True})
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    site = load_or_fail(module)
+    for warning in site["warnings"]:
+        module.warn(warning)
+    result = render_to(site, module.params["templates_dir"], module.params["dest"], module.check_mode)
+    diff = result.pop("diff")
+    out = dict(result, site=masked(site))
+    if module._diff:
+        out["diff"] = diff
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()
