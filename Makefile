@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 # Debian packages the lab and the tests run for real (see README "What runs where").
 APT_PACKAGES := strongswan-swanctl strongswan-charon charon-systemd libcharon-extra-plugins \
-  libstrongswan-extra-plugins frr frr-pythontools nftables openssh-server openssh-client \
+  libstrongswan-extra-plugins libstrongswan-standard-plugins frr frr-pythontools nftables openssh-server openssh-client \
   iproute2 iputils-ping traceroute tcpdump orthanc orthanc-dicomweb nginx-light curl openssl \
   netconfd sshpass procps psmisc python3-venv
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -38,9 +39,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 ORTHANC_BIN = "/usr/sbin/Orthanc"
 DICOMWEB_PLUGIN = "/usr/lib/orthanc/libOrthancDicomWeb.so.1.7"
@@ -93,7 +94,7 @@ class CloudHandle:
         path.write_text(json.dumps(data, indent=2) + "\n")
 
     @classmethod
-    def load(cls, state_dir: str | os.PathLike[str]) -> "CloudHandle":
+    def load(cls, state_dir: str | os.PathLike[str]) -> CloudHandle:
         data = json.loads((Path(state_dir) / HANDLE_FILE).read_text())
         data.pop("url", None)
         return cls(**data)
@@ -582,10 +583,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:
-        try:
+        with contextlib.suppress(Exception):
             writer.close()
-        except Exception:  # noqa: BLE001 - closing a broken socket
-            pass
 
 
 async def _proxy(listen: tuple[str, int], upstream: tuple[str, int], delay: float) -> None:

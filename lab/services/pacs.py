@@ -342,7 +342,9 @@ def load_test_studies(h: OrthancHandle, count: int = 1, instances: int = 1) -> l
 
     Returns ``[{"id": <Orthanc study id>, "study_uid": ..., "instances": n}]``.
     """
-    from ansible_collections.stowpath.core.plugins.module_utils.pacs.synthetic import make_study
+    from ansible_collections.stowpath.core.plugins.module_utils.pacs.synthetic import (
+        make_study,
+    )
 
     out = []
     for _ in range(count):

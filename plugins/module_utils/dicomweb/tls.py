@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ..checks import check
 
@@ -39,7 +40,7 @@ class MaterialError(ValueError):
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def load_certs(pem: bytes, what: str = "certificate") -> list[Any]:
@@ -371,3 +372,37 @@ def make_context(
     if client_cert:
         ctx.load_cert_chain(client_cert, client_key or None, password=client_key_password or "")
     return ctx
+
+
+# --------------------------------------------------------------------------- install helpers
+
+
+def describe_pem(pem: bytes | None, kind: str) -> str:
+    """A diff-safe summary of PEM material: subjects/expiry for certificates, type only for keys."""
+    if pem is None:
+        return "(absent)\n"
+    if kind == "key":
+        try:
+            key = serialization.load_pem_private_key(pem, None)
+            fp = hashlib.sha256(_public_der(key.public_key())).hexdigest()[:16]
+            return f"private key {key_description(key)} (public key sha256 {fp}...); content hidden\n"
+        except (ValueError, TypeError):
+            digest = hashlib.sha256(pem).hexdigest()[:8]
+            return f"private key (encrypted or unreadable; file sha256 {digest}...); content hidden\n"
+    try:
+        certs = load_certs(pem)
+    except MaterialError:
+        return f"not PEM certificates ({len(pem)} bytes)\n"
+    lines = [
+        f"{c.subject.rfc4514_string()} | issuer {c.issuer.rfc4514_string()} | not after "
+        f"{c.not_valid_after_utc.date()} | sha256 {c.fingerprint(_sha256()).hex()[:16]}..."
+        for c in certs
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def normalise_pem(data: bytes | str) -> bytes:
+    """PEM text from a file or a (vault) variable: bytes, trailing newline, no CRs."""
+    raw = data.encode() if isinstance(data, str) else data
+    raw = raw.replace(b"\r\n", b"\n").strip() + b"\n"
+    return raw

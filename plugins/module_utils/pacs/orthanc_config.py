@@ -19,7 +19,7 @@ from typing import Any
 CA_KEY = "HttpsCACertificates"
 VERIFY_KEY = "HttpsVerifyPeers"
 NEW_FILE = "stowpath-https.json"
-_PEM_CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
+_PEM_CERT_RE = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)
 
 
 def strip_comments(text: str) -> str:
@@ -94,7 +94,7 @@ def load_settings(path: str) -> dict[str, tuple[str, Any]]:
             continue
         data = json.loads(stripped)
         if not isinstance(data, dict):
-            raise ValueError(f"{f}: the top level is not a JSON object")
+            raise TypeError(f"{f}: the top level is not a JSON object")
         for key, value in data.items():
             found[key] = (f, value)
     return found

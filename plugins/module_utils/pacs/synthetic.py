@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 PATIENT_NAME = "STOWPATH^TEST^SYNTHETIC"
 PATIENT_ID = "STOWPATH-TEST"
@@ -33,11 +33,15 @@ def make_study(instances: int = 1, rows: int = 64, columns: int = 64, descriptio
     """Build ``instances`` Secondary Capture instances of one new study (fresh random UIDs)."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.filewriter import dcmwrite
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+    from pydicom.uid import (
+        ExplicitVRLittleEndian,
+        SecondaryCaptureImageStorage,
+        generate_uid,
+    )
 
     if instances < 1:
         raise ValueError("instances must be >= 1")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     study = SyntheticStudy(study_uid=generate_uid(), series_uid=generate_uid())
     pixels = bytes((i * 7) % 256 for i in range(rows * columns))
     for number in range(1, instances + 1):
