@@ -42,7 +42,7 @@ render: setup ## render the example inventory into build/
 lint: venv
 	$(BIN)/ruff check plugins tests lab bench
 	$(BIN)/yamllint -s .
-	$(BIN)/ansible-lint --offline -p
+	$(BIN)/ansible-lint --offline --format=pep8 --nocolor
 
 unit: venv
 	$(BIN)/pytest -q tests

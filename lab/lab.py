@@ -673,6 +673,8 @@ def build_network(devs: list[Device], params: dict[str, Any]) -> None:
         sysctl = ["net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
                   "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1",
                   f"net.ipv4.ip_forward={1 if d.forward else 0}"]
+        if d.name == "aws":  # ICMP errors (traceroute hops) from the tunnel inside address they came in on
+            sysctl.append("net.ipv4.icmp_errors_use_inbound_ifaddr=1")
         run(["ip", "netns", "exec", d.ns, "sysctl", "-q", "-w", *sysctl])
 
 

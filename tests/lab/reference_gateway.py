@@ -17,7 +17,8 @@ STATE = Path("/run/stowpath-lab")
 SSH_KEY = STATE / "ssh" / "id_ed25519"
 LAN = "203.0.113.0/26"
 CLOUD = "203.0.113.128/26"
-MGMT = {"cgw": "169.254.250.10", "cgwdx": "169.254.250.11", "pacs": "169.254.250.12"}
+MGMT = {"cgw": "169.254.250.10", "cgwdx": "169.254.250.11", "pacs": "169.254.250.12",
+        **{f"fgw-{i:02d}": f"169.254.250.{100 + i}" for i in range(1, 100)}}
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
             "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
 
@@ -61,7 +62,7 @@ def vpn_swanctl(p: dict[str, Any], lan: str = LAN) -> str:
         local_ts = {t['customer_inside']}/32, {lan}
         remote_ts = {t['cloud_inside']}/32, {CLOUD}
         esp_proposals = aes256-sha256-modp2048
-        reqid = {t['reqid'] if t['reqid'] < 100 else t['reqid'] - 100 + 10}
+        reqid = {t['name'][-1]}
         rekey_time = 3600s
         dpd_action = restart
         close_action = start

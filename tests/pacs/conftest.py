@@ -9,21 +9,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from pacs_helpers import CLOUD_PASSWORD, CLOUD_USER, KEY_PASSWORD
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from lab.services import pacs as lab_pacs  # noqa: E402
-
-CLOUD_USER = "stow-facility"
-CLOUD_PASSWORD = "Cl0ud-Basic-Pw-For-Tests"  # test-only secret; tests assert it never leaks
+from lab.services import pacs as lab_pacs
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +37,7 @@ def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     from lab.services import pki
 
     return pki.generate_lab_pki(tmp_path_factory.mktemp("pki"), server_ips=["127.0.0.1"],
-                                client_key_password="Key-Pw-For-Tests")
+                                client_key_password=KEY_PASSWORD)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +50,3 @@ def tls_cloud(tmp_path_factory: pytest.TempPathFactory, lab_pki: dict[str, str])
     yield h
     cd.stop_cloud_dicomweb(h)
 
-
-def tls_url(h: Any) -> str:
-    """The cloud's STOW-RS URL by IP (the server certificate carries IP SAN 127.0.0.1)."""
-    return f"https://127.0.0.1:{h.https_port}{h.base_path}/studies"

@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.stowpath.core.plugins.module_utils.errors import SiteError
 from ansible_collections.stowpath.core.plugins.module_utils.params import aws_dx, aws_vpn, manual
 
-from conftest import SHARED_AWS, EXAMPLE_PARAMS
+from conftest import EXAMPLE_PARAMS, SHARED_AWS
 
 
 def test_example_params_are_the_shared_samples():

@@ -1,0 +1,198 @@
+#!/usr/bin/python
+"""STOW-RS probe: upload a synthetic test instance (and optionally a large study), find it via QIDO-RS."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: stow_probe
+short_description: Upload a synthetic test instance by STOW-RS and find it with QIDO-RS
+description:
+  - Builds a new Secondary Capture instance with new random UIDs and the obviously fake patient
+    C(STOWPATH^TEST^SYNTHETIC) (ID C(STOWPATH-TEST-...)), uploads it to O(url) and succeeds only if
+    its SOP Instance UID is in the response's ReferencedSOPSequence (0008,1199) and not in
+    FailedSOPSequence (0008,1198). Then QIDO-RS must find the study.
+  - O(request_form) selects C(multipart) (C(multipart/related; type="application/dicom"), the
+    DICOMweb standard), C(single) (single-part C(Content-Type application/dicom), as in the guide's
+    curl test) or C(auto) (multipart, then single-part after an HTTP 415). A 415 is explained.
+  - With O(study_size_mb) it also generates a synthetic study of that size on disk and streams it
+    as one multipart body in fixed-size chunks (memory does not grow with the size), and reports
+    the throughput in MB/s.
+  - In check mode nothing is uploaded (the checks are C(skip)). The task never reports C(changed),
+    it verifies; the synthetic test object stays on the service (clearly named, new UIDs every run).
+  - Connection options are those of M(stowpath.core.tls_probe); the environment's CA settings are
+    never used.
+version_added: "0.1.0"
+author: stowpath developers
+options:
+  url:
+    description: The vendor's STOW-RS URL, C(https://host[:port]/dicomweb/studies).
+    type: str
+    required: true
+  ca_bundle:
+    description: PEM CA bundle that must verify the server certificate.
+    type: path
+    required: true
+  client_cert:
+    description: PEM client certificate for mTLS.
+    type: path
+  client_key:
+    description: PEM private key of O(client_cert).
+    type: path
+  client_key_password:
+    description: Password of an encrypted client key. Never logged.
+    type: str
+  username:
+    description: Basic-auth user.
+    type: str
+  password:
+    description: Basic-auth password. Never logged.
+    type: str
+  connect_address:
+    description: Connect to this address instead of resolving the URL's host (SNI and verification keep the name).
+    type: str
+  timeout:
+    description: Seconds for connect, handshake and each read (a large upload has no overall limit).
+    type: float
+    default: 30
+  request_form:
+    description: How the instance is posted.
+    type: str
+    choices: [multipart, single, auto]
+    default: multipart
+  study_size_mb:
+    description: Also upload a synthetic study of about this many MB (0 = no).
+    type: float
+    default: 0
+  instance_mb:
+    description: Size of each instance of the large study.
+    type: float
+    default: 2
+  qido:
+    description: Confirm with QIDO-RS that the study can be found.
+    type: bool
+    default: true
+  qido_wait_s:
+    description: How long QIDO-RS may take to list the study.
+    type: float
+    default: 10
+  work_dir:
+    description: Where the synthetic files are written (a temporary directory inside it; removed afterwards).
+    type: path
+  chunk_size_kb:
+    description: Read/send chunk size of the streamed body.
+    type: int
+    default: 1024
+  fail_on_error:
+    description: Fail the task when a check fails (the result still carries C(checks)).
+    type: bool
+    default: true
+notes:
+  - Supports check mode (no upload).
+"""
+
+EXAMPLES = r"""
+- name: Upload a synthetic test instance the way the PACS will
+  stowpath.core.stow_probe:
+    url: https://dicom.vendor.example/dicomweb/studies
+    ca_bundle: /etc/stowpath/tls/ca-bundle.pem
+    client_cert: /etc/stowpath/tls/client.crt
+    client_key: /etc/stowpath/tls/client.key
+    request_form: auto
+  register: stow_result
+
+- name: Also measure a 200 MB study
+  stowpath.core.stow_probe:
+    url: https://dicom.vendor.example/dicomweb/studies
+    ca_bundle: /etc/stowpath/tls/ca-bundle.pem
+    client_cert: /etc/stowpath/tls/client.crt
+    client_key: /etc/stowpath/tls/client.key
+    study_size_mb: 200
+    timeout: 300
+"""
+
+RETURN = r"""
+checks:
+  description: C(dicomweb.stow), C(dicomweb.qido) and, with O(study_size_mb), C(dicomweb.stow_large) and
+    C(dicomweb.qido_large); each with HTTP status, timings and, on failure, cause and action.
+  returned: always
+  type: list
+  elements: dict
+sop_instance_uid:
+  description: SOP Instance UID of the synthetic instance.
+  returned: when uploaded
+  type: str
+study_instance_uid:
+  description: Study Instance UID of the synthetic instance.
+  returned: when uploaded
+  type: str
+accepted_form:
+  description: The request form the service accepted (C(multipart) or C(single)); null when none.
+  returned: when uploaded
+  type: str
+throughput_mb_s:
+  description: Throughput of the large-study upload in MB/s (10^6 bytes per second).
+  returned: with study_size_mb
+  type: float
+failure:
+  description: The first failure's class (C(code)), cause and action; null when everything passed.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.stowpath.core.plugins.module_utils.checks import check, summary_message
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.ansible_args import (
+    CONNECTION_ARGS,
+    target_from_params,
+)
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import run_stow_probe
+from ansible_collections.stowpath.core.plugins.module_utils.redact import mask_structure
+
+try:
+    import pydicom  # noqa: F401
+
+    HAS_PYDICOM = True
+except ImportError:
+    HAS_PYDICOM = False
+
+
+def main() -> None:
+    spec = dict(
+        CONNECTION_ARGS,
+        request_form={"type": "str", "default": "multipart", "choices": ["multipart", "single", "auto"]},
+        study_size_mb={"type": "float", "default": 0.0},
+        instance_mb={"type": "float", "default": 2.0},
+        qido={"type": "bool", "default": True},
+        qido_wait_s={"type": "float", "default": 10.0},
+        work_dir={"type": "path"},
+        chunk_size_kb={"type": "int", "default": 1024},
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_together=[("username", "password")])
+    p = module.params
+    if not HAS_PYDICOM:
+        module.fail_json(msg=missing_required_lib("pydicom"))
+    try:
+        target = target_from_params(p)
+        target.endpoint  # noqa: B018 - validates the URL early
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    if module.check_mode:
+        skipped = [check("dicomweb.stow", "dicomweb", "STOW-RS upload of a synthetic instance", "skip",
+                         cause="check mode: nothing uploaded")]
+        module.exit_json(changed=False, checks=skipped, failure=None)
+    result = run_stow_probe(
+        target, request_form=p["request_form"], study_size_mb=p["study_size_mb"], instance_mb=p["instance_mb"],
+        qido=p["qido"], qido_wait_s=p["qido_wait_s"], work_dir=p["work_dir"],
+        chunk_size=max(16, p["chunk_size_kb"]) * 1024,
+    )
+    result = mask_structure(result, target.secrets)
+    # a verification: the synthetic test object stays on the service but nothing is configured
+    result["changed"] = False
+    if result["failure"] and p["fail_on_error"]:
+        module.fail_json(msg="STOW-RS probe failed:\n" + summary_message(result["checks"]), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
