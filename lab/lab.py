@@ -530,6 +530,7 @@ def boot_script(dev: Device, params: dict[str, Any] | None) -> str:
     binds = [("etc-ssh", "/etc/ssh"), ("etc-swanctl", "/etc/swanctl"), ("etc-frr", "/etc/frr"),
              ("strongswan.conf", "/etc/strongswan.conf"), ("nftables.conf", "/etc/nftables.conf"),
              ("hosts", "/etc/hosts"), ("hostname", "/etc/hostname"), ("root", "/root"), ("tmp", "/tmp"),
+             ("etc-nftables.d", "/etc/nftables.d"), ("var-lib-stowpath", "/var/lib/stowpath"),
              ("run", "/run")]  # /run last: it hides $D
     lines += [f'mount --bind "$D/{src}" {dst}' for src, dst in binds]
     lines += [f"hostname {dev.name}", "mkdir -p /run/sshd /run/frr /run/lock", "chown frr:frr /run/frr",
@@ -563,8 +564,11 @@ def boot_script(dev: Device, params: dict[str, Any] | None) -> str:
 
 def prepare_device_tree(dev: Device, params: dict[str, Any], pubkey: str) -> None:
     d = dev.dir
-    for sub in ("run", "tmp", "root", "etc-ssh", "etc-swanctl", "etc-frr"):
+    for sub in ("run", "tmp", "root", "etc-ssh", "etc-swanctl", "etc-frr", "etc-nftables.d", "var-lib-stowpath"):
         (d / sub).mkdir(parents=True, exist_ok=True)
+    # mount points of the private /etc/nftables.d and /var/lib/stowpath (stowpath's push state) of each device
+    Path("/etc/nftables.d").mkdir(exist_ok=True)
+    Path("/var/lib/stowpath").mkdir(exist_ok=True)
     os.chmod(d / "tmp", 0o1777)
     os.chmod(d / "root", 0o700)
     for sub in ("conf.d", "x509", "x509ca", "x509aa", "x509ac", "x509crl", "x509ocsp", "private", "rsa",

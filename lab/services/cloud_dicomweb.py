@@ -338,20 +338,32 @@ def _reap(pid: int) -> None:
 
 def _kill(pid: int | None, marker: str, sig: int = signal.SIGTERM, wait_s: float = 10.0) -> None:
     """Stop ``pid`` if it is still ours; SIGKILL after ``wait_s``."""
-    if not pid or not _alive(pid) or not _owned(pid, marker):
-        if pid:
+    _kill_all([(pid, marker)], sig, wait_s)
+
+
+def _kill_all(targets: Sequence[tuple[int | None, str]], sig: int = signal.SIGTERM, wait_s: float = 10.0) -> None:
+    """Signal every ``(pid, marker)`` that is still ours at once, then wait (Orthanc takes ~2 s)."""
+    live = []
+    for pid, marker in targets:
+        if not pid:
+            continue
+        if _alive(pid) and _owned(pid, marker):
+            os.kill(pid, sig)
+            live.append((pid, marker))
+        else:
             _reap(pid)
-        return
-    os.kill(pid, sig)
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not _alive(pid):
-            return
-        time.sleep(0.05)
-    if _alive(pid) and _owned(pid, marker):
-        os.kill(pid, signal.SIGKILL)
-        time.sleep(0.1)
+    while live and time.monotonic() < deadline:
+        for pid, _ in live:
+            _reap(pid)
+        live = [(p, m) for p, m in live if _alive(p)]
+        if live:
+            time.sleep(0.05)
+    for pid, marker in live:
+        if _alive(pid) and _owned(pid, marker):
+            os.kill(pid, signal.SIGKILL)
+    time.sleep(0.1 if live else 0)
+    for pid, _ in live:
         _reap(pid)
 
 
@@ -542,15 +554,17 @@ def start_backend(h: CloudHandle | str | os.PathLike[str], timeout: float = 30.0
     return h
 
 
-def stop_cloud_dicomweb(h: CloudHandle | str | os.PathLike[str]) -> None:
-    """Stop nginx, the delay proxy and Orthanc by PID (only processes started for this state dir)."""
-    h = _handle(h)
-    _kill(h.nginx_pid, h.state_dir)
-    _kill(h.delay_proxy_pid, h.state_dir)
-    _kill(h.orthanc_pid, h.state_dir)
-    h.nginx_pid = h.orthanc_pid = h.delay_proxy_pid = None
-    if Path(h.state_dir).is_dir():
-        h.save()
+def stop_cloud_dicomweb(*handles: CloudHandle | str | os.PathLike[str]) -> None:
+    """Stop nginx, the delay proxy and Orthanc of each handle (or state dir) by PID, all at once.
+
+    Only processes started for that state dir are signalled (checked on /proc/PID/cmdline).
+    """
+    hs = [_handle(h) for h in handles]
+    _kill_all([(pid, h.state_dir) for h in hs for pid in (h.nginx_pid, h.delay_proxy_pid, h.orthanc_pid)])
+    for h in hs:
+        h.nginx_pid = h.orthanc_pid = h.delay_proxy_pid = None
+        if Path(h.state_dir).is_dir():
+            h.save()
 
 
 def status(h: CloudHandle | str | os.PathLike[str]) -> dict[str, object]:

@@ -85,6 +85,8 @@ FUNCTION_ERRORS: dict[int, Explanation] = {
         "the PACS could not initialise TLS",
         "check the PACS's TLS configuration and certificate files",
         GUIDE_TLS),
+    7: Explanation("unknown_destination", "the PACS has no DICOMweb destination of that name (or the study is gone)",
+                   "configure the destination first (stowpath.core.pacs_destination) and check its name"),
     37: Explanation("canceled", "the transfer job was canceled on the PACS", "re-run the send"),
 }
 

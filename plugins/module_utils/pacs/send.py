@@ -88,6 +88,9 @@ def pacs_send(
     job: dict[str, Any] = {}
     try:
         try:
+            if driver.get_destination(destination) is None:
+                raise PacsError(f"the PACS has no DICOMweb destination {destination!r}",
+                                "configure it first (stowpath.core.pacs_destination) and check its name")
             job_id = driver.start_stow(destination, [study_id])
             job = driver.wait_job(job_id, job_timeout, poll_s)
         except PacsError as exc:

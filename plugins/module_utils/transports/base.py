@@ -1,0 +1,180 @@
+"""One transport interface for pushing a gateway configuration to a vendor router.
+
+The push is a small transaction spread over two module calls, so that the playbook can verify in
+between::
+
+    t = open_transport(...)              # stowpath.core.gateway_push action=push
+    change = t.diff(intended, mode)      #   exact change, secrets masked (check mode stops here)
+    pending = t.apply(change, timeout)   #   commit-confirmed (or equivalent), returns the journal data
+    ... playbook verifies tunnels/BGP/routes ...
+    t.confirm(pending)                   # action=confirm: make it permanent (save / confirm commit)
+    t.rollback(pending)                  # action=rollback: undo (device rollback / restore saved config)
+
+``recover(pending)`` handles a push that was never confirmed (run interrupted, connection lost): the
+NETCONF/NAPALM device rolls back by itself at the confirm timeout; the CLI transport restores the
+pre-change configuration it saved in the journal.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TransportError(Exception):
+    """A push failed; ``message`` is safe to show (secrets masked), ``device_message`` is the device's text."""
+
+    kind = "error"
+
+    def __init__(self, message: str, device_message: str = "", rolled_back: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.device_message = device_message
+        self.rolled_back = rolled_back
+
+
+class AuthenticationError(TransportError):
+    """The device refused the credentials (never retried: lockouts, log floods)."""
+
+    kind = "authentication"
+
+
+class ConnectError(TransportError):
+    """The device could not be reached (refused, timeout, SSH failure)."""
+
+    kind = "connect"
+
+
+class ConnectionLostError(TransportError):
+    """The session died during the push."""
+
+    kind = "connection_lost"
+
+
+class DeviceRejectedError(TransportError):
+    """The device refused a line/payload; the change was rolled back (``rolled_back``)."""
+
+    kind = "rejected"
+
+
+class ConflictError(TransportError):
+    """The device has different configuration under the names stowpath would use."""
+
+    kind = "conflict"
+
+
+class ConfirmExpiredError(TransportError):
+    """The commit-confirmed timeout passed before the confirmation: the device rolled back."""
+
+    kind = "confirm_expired"
+
+
+@dataclass
+class ConnParams:
+    host: str
+    port: int
+    username: str
+    password: str | None = None
+    key_file: str | None = None
+    enable_secret: str | None = None
+    timeout: int = 20
+    options: dict[str, Any] = field(default_factory=dict)  # transport-specific (napalm driver, device_type...)
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.password, self.enable_secret) if s]
+
+
+@dataclass
+class Change:
+    """What a push would do. ``text_diff``/``commands`` are masked; ``payload`` is what is sent (secrets)."""
+
+    text_diff: str
+    commands: list[str]
+    payload: Any = None
+    conflicts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    scope: list[str] = field(default_factory=list)
+    running: str = ""  # the running configuration the diff was computed from (secrets: journal only)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.commands)
+
+
+class Transport(abc.ABC):
+    """Base class: one instance = one session to one device."""
+
+    name = "base"
+    #: True when the device itself rolls back an unconfirmed change (commit confirmed).
+    device_side_rollback = False
+
+    def __init__(self, platform: str, conn: ConnParams, secrets: list[str] | None = None) -> None:
+        self.platform = platform
+        self.conn = conn
+        self.secrets = list(secrets or []) + conn.secrets()
+
+    # -- the interface
+    @abc.abstractmethod
+    def get_running(self) -> str:
+        """The device's running configuration (CLI text or XML)."""
+
+    @abc.abstractmethod
+    def diff(self, intended: str, mode: str = "merge", previous: str | None = None) -> Change:
+        """The exact change that makes the device match ``intended``; nothing is changed."""
+
+    @abc.abstractmethod
+    def apply(self, change: Change, confirm_timeout: int) -> dict[str, Any]:
+        """Apply ``change`` so that it is undone unless confirmed; returns journal data for confirm/rollback."""
+
+    @abc.abstractmethod
+    def confirm(self, pending: dict[str, Any]) -> None:
+        """Make the applied change permanent."""
+
+    @abc.abstractmethod
+    def rollback(self, pending: dict[str, Any]) -> str:
+        """Undo the applied change; returns a sentence saying how."""
+
+    def recover(self, pending: dict[str, Any]) -> str:
+        """Undo a push whose run never confirmed it; default: same as rollback."""
+        return self.rollback(pending)
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """End the session (never raises)."""
+
+    # -- helpers
+    def mask(self, text: str) -> str:
+        from ..redact import mask_secrets
+
+        return mask_secrets(text, self.secrets)
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+DEFAULT_TRANSPORT = {"cisco_iosxe": "netmiko", "junos": "napalm"}
+SUPPORTED = {
+    "cisco_iosxe": ("netmiko", "netconf", "napalm"),
+    "junos": ("napalm", "netconf"),
+}
+
+
+def open_transport(platform: str, transport: str | None, conn: ConnParams, secrets: list[str] | None = None) -> Transport:
+    """Instantiate (and connect) the transport selected for the host, or the platform's default."""
+    name = transport or DEFAULT_TRANSPORT.get(platform)
+    if platform not in SUPPORTED:
+        raise TransportError(f"no vendor push for platform {platform!r} (supported: {', '.join(SUPPORTED)})")
+    if name not in SUPPORTED[platform]:
+        raise TransportError(f"transport {name!r} is not available for {platform} "
+                             f"(use one of {', '.join(SUPPORTED[platform])})")
+    if name == "netmiko":
+        from .netmiko_cli import NetmikoTransport as cls
+    elif name == "netconf":
+        from .netconf import NetconfTransport as cls  # type: ignore[assignment]
+    else:
+        from .napalm_drv import NapalmTransport as cls  # type: ignore[assignment]
+    return cls(platform, conn, secrets)
