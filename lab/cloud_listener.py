@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
+import socket
 import ssl
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -46,12 +48,12 @@ class TLSServer(http.server.ThreadingHTTPServer):
         http.server.socketserver.TCPServer.server_bind(self)  # type: ignore[attr-defined]
         self.server_name, self.server_port = self.server_address[:2]  # type: ignore[misc]
 
-    def get_request(self):  # type: ignore[no-untyped-def]
+    def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
         sock.settimeout(10)
         return self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
-    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+    def handle_error(self, request: Any, client_address: Any) -> None:
         return  # plain TCP probes and aborted handshakes are expected
 
 

@@ -341,6 +341,7 @@ charon {{
     charon {{
       path = /run/charon.log
       default = 1
+      flush_line = yes
       time_format = %b %e %T
     }}
   }}
@@ -466,11 +467,13 @@ def cloud_frr(params: dict[str, Any], dx_key: str | None = None) -> str:
         for t in p["tunnels"]:
             n = t["customer_inside"]
             nbrs += [f" neighbor {n} remote-as {p['customer_asn']}",
-                     f" neighbor {n} description {site}-{t['name']}", f" neighbor {n} timers 10 30"]
+                     f" neighbor {n} description {site}-{t['name']}", f" neighbor {n} timers 10 30",
+                     f" neighbor {n} timers connect 5"]
             af += [f"  neighbor {n} maximum-prefix 100"]
     dxn = dx["customer_address"].split("/")[0]
     nbrs += [f" neighbor {dxn} remote-as {dx['customer_asn']}", f" neighbor {dxn} description dx-{dx['vif_id']}",
-             f" neighbor {dxn} password {dx_key or dx['auth_key']}", f" neighbor {dxn} timers 30 90"]
+             f" neighbor {dxn} password {dx_key or dx['auth_key']}", f" neighbor {dxn} timers 30 90",
+             f" neighbor {dxn} timers connect 5"]
     af += [f"  neighbor {dxn} route-map DX-IN in", f"  neighbor {dxn} maximum-prefix 100"]
     return "\n".join([
         "frr defaults traditional", "hostname aws", "service integrated-vtysh-config", "!",

@@ -13,7 +13,8 @@ stopped by PID)::
 
     h = start_cloud_dicomweb(state_dir, server_cert=..., server_key=..., client_ca=...,
                              listen_ip="127.0.0.1", https_port=0, netns=None, mtls="on",
-                             basic_auth={"stow": "secret"}, delay_s=0.0, limit_rate=None)
+                             basic_auth={"stow": "secret"}, delay_s=0.0, limit_rate=None,
+                             stow_forms="multipart", start_backend=True)
     h.url, h.https_port, h.nginx_pid, h.orthanc_pid
     stop_backend(h)   # "service down": nginx stays up and answers 502
     start_backend(h)
@@ -39,7 +40,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ NGINX_BIN = "/usr/sbin/nginx"
 HANDLE_FILE = "cloud_dicomweb.json"
 DEFAULT_SERVER_NAME = "dicom.lab.example"
 MTLS_MODES = ("on", "optional", "off")
+STOW_FORMS = ("multipart", "single", "both")
 
 
 class ServiceError(RuntimeError):
@@ -72,9 +74,13 @@ class CloudHandle:
     exec_prefix: list[str]
     delay_s: float
     limit_rate: str | None
+    stow_forms: str = "multipart"
+    delay_port: int | None = None
+    adapter_port: int | None = None
     nginx_pid: int | None = None
     orthanc_pid: int | None = None
     delay_proxy_pid: int | None = None
+    adapter_pid: int | None = None
     files: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -85,7 +91,8 @@ class CloudHandle:
 
     @property
     def pids(self) -> dict[str, int | None]:
-        return {"nginx": self.nginx_pid, "orthanc": self.orthanc_pid, "delay_proxy": self.delay_proxy_pid}
+        return {"nginx": self.nginx_pid, "orthanc": self.orthanc_pid, "delay_proxy": self.delay_proxy_pid,
+                "form_adapter": self.adapter_pid}
 
     def save(self) -> None:
         data = asdict(self)
@@ -412,13 +419,26 @@ def _start_orthanc(h: CloudHandle, timeout: float) -> None:
 def _start_delay_proxy(h: CloudHandle, timeout: float) -> None:
     state = Path(h.state_dir)
     cmd = [*_prefix(h.netns, h.exec_prefix), sys.executable, os.path.abspath(__file__), "delay-proxy",
-           "--listen", f"127.0.0.1:{h.upstream_port}", "--upstream", f"127.0.0.1:{h.orthanc_port}",
+           "--listen", f"127.0.0.1:{h.delay_port}", "--upstream", f"127.0.0.1:{h.orthanc_port}",
            "--delay", str(h.delay_s), "--state-dir", h.state_dir]
     proc = _spawn(cmd, state / "delay-proxy.log")
     h.delay_proxy_pid = proc.pid
-    if not _wait_port("127.0.0.1", h.upstream_port, _prefix(h.netns, h.exec_prefix), timeout, proc.pid):
+    if not _wait_port("127.0.0.1", int(h.delay_port or 0), _prefix(h.netns, h.exec_prefix), timeout, proc.pid):
         _kill(proc.pid, h.state_dir)
         raise ServiceError(f"delay proxy did not start:\n{_tail(state / 'delay-proxy.log')}")
+
+
+def _start_adapter(h: CloudHandle, timeout: float) -> None:
+    state = Path(h.state_dir)
+    upstream = h.delay_port or h.orthanc_port
+    cmd = [*_prefix(h.netns, h.exec_prefix), sys.executable, os.path.abspath(__file__), "form-adapter",
+           "--listen", f"127.0.0.1:{h.adapter_port}", "--upstream", f"127.0.0.1:{upstream}",
+           "--forms", h.stow_forms, "--state-dir", h.state_dir]
+    proc = _spawn(cmd, state / "form-adapter.log")
+    h.adapter_pid = proc.pid
+    if not _wait_port("127.0.0.1", int(h.adapter_port or 0), _prefix(h.netns, h.exec_prefix), timeout, proc.pid):
+        _kill(proc.pid, h.state_dir)
+        raise ServiceError(f"form adapter did not start:\n{_tail(state / 'form-adapter.log')}")
 
 
 def _start_nginx(h: CloudHandle, timeout: float) -> None:
@@ -459,6 +479,7 @@ def start_cloud_dicomweb(
     orthanc_port: int = 0,
     delay_s: float = 0.0,
     limit_rate: str | None = None,
+    stow_forms: str = "multipart",
     start_backend: bool = True,
     timeout: float = 30.0,
 ) -> CloudHandle:
@@ -469,11 +490,16 @@ def start_cloud_dicomweb(
     ``off``. ``basic_auth``: ``{user: password}`` written to an htpasswd file (bcrypt or apr1
     hash; the passwords are stored nowhere else). ``delay_s`` > 0 puts a proxy between nginx and
     Orthanc that holds every response that long (the "slow service"); ``limit_rate`` (nginx
-    syntax, ``"50k"``) throttles responses. ``start_backend=False`` leaves Orthanc stopped
-    (nginx answers 502: "service down").
+    syntax, ``"50k"``) throttles responses. ``stow_forms``: ``multipart`` (Orthanc as is: a
+    single-part ``application/dicom`` POST gets 415), ``single`` (a vendor that documents only
+    the single-part POST: multipart gets 415) or ``both`` (an adapter wraps single-part POSTs
+    into multipart for Orthanc). ``start_backend=False`` leaves Orthanc stopped (nginx answers
+    502: "service down").
     """
     if mtls not in MTLS_MODES:
         raise ValueError(f"mtls must be one of {MTLS_MODES}, not {mtls!r}")
+    if stow_forms not in STOW_FORMS:
+        raise ValueError(f"stow_forms must be one of {STOW_FORMS}, not {stow_forms!r}")
     base_path = "/" + base_path.strip("/")
     state = Path(state_dir).resolve()
     if (state / HANDLE_FILE).exists():
@@ -489,9 +515,12 @@ def start_cloud_dicomweb(
         https_port = 443 if in_ns else free_port(listen_ip)
     if not orthanc_port:
         orthanc_port = 8042 if in_ns else free_port()
-    upstream_port = orthanc_port
+    delay_port = adapter_port = None
     if delay_s > 0:
-        upstream_port = orthanc_port + 1 if in_ns else free_port()
+        delay_port = orthanc_port + 1 if in_ns else free_port()
+    if stow_forms != "multipart":
+        adapter_port = orthanc_port + 2 if in_ns else free_port()
+    upstream_port = adapter_port or delay_port or orthanc_port
 
     htpasswd = None
     if basic_auth:
@@ -513,7 +542,8 @@ def start_cloud_dicomweb(
         state_dir=str(state), listen_ip=listen_ip, https_port=https_port, orthanc_port=orthanc_port,
         upstream_port=upstream_port, base_path=base_path, server_name=server_name, mtls=mtls,
         basic_auth_users=sorted(basic_auth or {}), netns=netns, exec_prefix=list(exec_prefix),
-        delay_s=delay_s, limit_rate=limit_rate,
+        delay_s=delay_s, limit_rate=limit_rate, stow_forms=stow_forms, delay_port=delay_port,
+        adapter_port=adapter_port,
         files={"nginx_conf": str(state / "nginx.conf"), "orthanc_conf": str(state / "orthanc.json"),
                "orthanc_log": str(state / "orthanc.log"), "nginx_error_log": str(state / "nginx-error.log"),
                "nginx_access_log": str(state / "nginx-access.log"), "server_cert": server_cert,
@@ -524,6 +554,8 @@ def start_cloud_dicomweb(
             _start_orthanc(h, timeout)
         if delay_s > 0:
             _start_delay_proxy(h, timeout)
+        if adapter_port:
+            _start_adapter(h, timeout)
         _start_nginx(h, timeout)
     except Exception:
         stop_cloud_dicomweb(h)
@@ -560,9 +592,10 @@ def stop_cloud_dicomweb(*handles: CloudHandle | str | os.PathLike[str]) -> None:
     Only processes started for that state dir are signalled (checked on /proc/PID/cmdline).
     """
     hs = [_handle(h) for h in handles]
-    _kill_all([(pid, h.state_dir) for h in hs for pid in (h.nginx_pid, h.delay_proxy_pid, h.orthanc_pid)])
+    _kill_all([(pid, h.state_dir) for h in hs
+               for pid in (h.nginx_pid, h.adapter_pid, h.delay_proxy_pid, h.orthanc_pid)])
     for h in hs:
-        h.nginx_pid = h.orthanc_pid = h.delay_proxy_pid = None
+        h.nginx_pid = h.orthanc_pid = h.delay_proxy_pid = h.adapter_pid = None
         if Path(h.state_dir).is_dir():
             h.save()
 
@@ -620,6 +653,93 @@ def _hostport(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# --------------------------------------------------------------------------- STOW-RS form adapter
+
+
+def _adapter_handler(upstream: tuple[str, int], forms: str) -> type:
+    """HTTP proxy to Orthanc that makes it behave like a vendor with other STOW-RS request forms."""
+    import http.client
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt: str, *args: object) -> None:
+            sys.stderr.write("form-adapter: " + (fmt % args) + "\n")
+
+        def _reply(self, status: int, body: bytes, ctype: str = "text/plain") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _body_chunks(self, length: int) -> Iterator[bytes]:
+            left = length
+            while left > 0:
+                chunk = self.rfile.read(min(1 << 20, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                yield chunk
+
+        def _forward(self, method: str, body: object = None, length: int = 0,
+                     headers: dict[str, str] | None = None) -> None:
+            conn = http.client.HTTPConnection(*upstream, timeout=600)
+            hdrs = {k: v for k, v in self.headers.items()
+                    if k.lower() not in ("connection", "content-length", "transfer-encoding")}
+            hdrs.update(headers or {})
+            if body is not None:
+                hdrs["Content-Length"] = str(length)
+            conn.request(method, self.path, body=body, headers=hdrs)  # type: ignore[arg-type]
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status, resp.reason)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("connection", "content-length", "transfer-encoding", "keep-alive"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            conn.close()
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            self._forward("GET")
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._forward("DELETE")
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            ctype = (self.headers.get("Content-Type") or "").lower()
+            is_stow = self.path.split("?")[0].rstrip("/").endswith("/studies")
+            if is_stow and ctype.startswith("multipart/related") and forms == "single":
+                for _ in self._body_chunks(length):
+                    pass
+                self._reply(415, b"Unsupported Media Type: this STOW-RS service accepts only "
+                                 b"Content-Type: application/dicom\n")
+                return
+            if is_stow and ctype.split(";")[0].strip() == "application/dicom":
+                data = b"".join(self._body_chunks(length))
+                boundary = "stowpath-adapter-" + secrets.token_hex(8)
+                body = (f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + data
+                        + f"\r\n--{boundary}--\r\n".encode())
+                ct = f'multipart/related; type="application/dicom"; boundary={boundary}'
+                self._forward("POST", body, len(body), {"Content-Type": ct})
+                return
+            self._forward("POST", self._body_chunks(length), length)
+
+    return Handler
+
+
+def _run_adapter(listen: tuple[str, int], upstream: tuple[str, int], forms: str) -> None:
+    import http.server
+
+    server = http.server.ThreadingHTTPServer(listen, _adapter_handler(upstream, forms))
+    server.daemon_threads = True
+    server.serve_forever()
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -643,6 +763,8 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--server-name", default=DEFAULT_SERVER_NAME)
     st.add_argument("--delay", type=float, default=0.0, help="seconds every response is held (slow service)")
     st.add_argument("--limit-rate", help="nginx limit_rate for responses, e.g. 50k")
+    st.add_argument("--stow-forms", choices=STOW_FORMS, default="multipart",
+                    help="STOW-RS request forms accepted (single/both put an adapter before Orthanc)")
     st.add_argument("--no-backend", action="store_true", help="leave Orthanc stopped (502)")
     for name in ("stop", "status", "backend-stop", "backend-start"):
         p = sub.add_parser(name)
@@ -652,6 +774,11 @@ def main(argv: list[str] | None = None) -> int:
     dp.add_argument("--upstream", required=True)
     dp.add_argument("--delay", type=float, required=True)
     dp.add_argument("--state-dir", default="")
+    fa = sub.add_parser("form-adapter", help="(internal) STOW-RS request-form adapter in front of Orthanc")
+    fa.add_argument("--listen", required=True)
+    fa.add_argument("--upstream", required=True)
+    fa.add_argument("--forms", choices=STOW_FORMS, required=True)
+    fa.add_argument("--state-dir", default="")
     args = ap.parse_args(argv)
 
     if args.cmd == "delay-proxy":
@@ -659,6 +786,10 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_proxy(_hostport(args.listen), _hostport(args.upstream), args.delay))
         except KeyboardInterrupt:
             pass
+        return 0
+    if args.cmd == "form-adapter":
+        with contextlib.suppress(KeyboardInterrupt):
+            _run_adapter(_hostport(args.listen), _hostport(args.upstream), args.forms)
         return 0
     if args.cmd == "start":
         pki = Path(args.pki) if args.pki else None
@@ -677,6 +808,7 @@ def main(argv: list[str] | None = None) -> int:
             listen_ip=args.listen_ip, https_port=args.port, netns=args.netns, mtls=args.mtls,
             basic_auth=basic, htpasswd_scheme=args.htpasswd_scheme, base_path=args.base_path,
             server_name=args.server_name, delay_s=args.delay, limit_rate=args.limit_rate,
+            stow_forms=args.stow_forms,
             start_backend=not args.no_backend,
         )
         print(json.dumps(status(h), indent=2))

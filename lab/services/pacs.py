@@ -34,7 +34,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ class OrthancHandle:
     username: str | None = None
     password: str | None = None
     dicomweb_root: str = "/dicom-web/"
+    exec_prefix: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -145,8 +146,12 @@ def _request(h: OrthancHandle, method: str, path: str, body: bytes | None = None
         return exc.code, exc.read()
 
 
-def _exec_prefix(netns: str | None) -> list[str]:
-    return ["ip", "netns", "exec", netns] if netns else []
+def _exec_prefix(h: OrthancHandle) -> list[str]:
+    """``exec_prefix`` if given (e.g. ``nsenter -t PID -n -m`` for a lab device with its own mount
+    namespace), else ``ip netns exec NETNS`` when ``netns`` is set, else nothing."""
+    if h.exec_prefix:
+        return list(h.exec_prefix)
+    return ["ip", "netns", "exec", h.netns] if h.netns else []
 
 
 def wait_ready(h: OrthancHandle, timeout_s: float = 30.0) -> None:
@@ -197,7 +202,7 @@ def _alive(pid: int, config: str) -> bool:
 
 def _spawn(h: OrthancHandle) -> int:
     log = open(Path(h.workdir) / "orthanc.stdout", "ab")  # noqa: SIM115 - handed to the child
-    cmd = [*_exec_prefix(h.netns), ORTHANC, f"--logfile={h.logfile}", h.config]
+    cmd = [*_exec_prefix(h), ORTHANC, f"--logfile={h.logfile}", h.config]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     log.close()
     return proc.pid
@@ -212,6 +217,7 @@ def start_orthanc(
     username: str | None = None,
     password: str | None = None,
     dicomweb_root: str = "/dicom-web/",
+    exec_prefix: list[str] | tuple[str, ...] = (),
     servers_in_database: bool = True,
     https_ca_certificates: str = "",
     https_verify_peers: bool = True,
@@ -222,6 +228,9 @@ def start_orthanc(
     """Write the config, start Orthanc (in ``netns`` if given), wait until its REST API answers.
 
     Re-uses nothing: if a previous instance of this workdir runs, it is stopped first.
+    ``ip`` is the address clients use (Orthanc listens on every address of its namespace); an
+    address outside 127.0.0.0/8 turns on ``RemoteAccessAllowed`` (pass username/password then).
+    The workdir must be visible inside the process's mount namespace (not under a private /run).
     """
     wd = Path(workdir).resolve()
     wd.mkdir(parents=True, exist_ok=True)
@@ -240,7 +249,7 @@ def start_orthanc(
     config.chmod(0o600)
     h = OrthancHandle(name=name, workdir=str(wd), config=str(config), logfile=str(wd / "orthanc.log"), pid=0,
                       ip=ip, port=port, netns=netns, username=username, password=password,
-                      dicomweb_root=dicomweb_root)
+                      dicomweb_root=dicomweb_root, exec_prefix=list(exec_prefix))
     h.pid = _spawn(h)
     _save_handle(h)
     try:
@@ -361,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8042)
     p.add_argument("--netns")
+    p.add_argument("--exec-prefix", default="", help="command prefix instead of ip netns exec (split on spaces)")
     p.add_argument("--name", default="STOWPATH-PACS")
     p.add_argument("--username")
     p.add_argument("--password-file", help="file holding the REST API password (never on the command line)")
@@ -372,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.command == "start":
         password = Path(a.password_file).read_text().strip() if a.password_file else None
         h = start_pacs(a.workdir, ip=a.ip, port=a.port, netns=a.netns, name=a.name, username=a.username,
-                       password=password, https_ca_certificates=a.https_ca)
+                       password=password, https_ca_certificates=a.https_ca, exec_prefix=a.exec_prefix.split())
         print(json.dumps({"started": True, "pid": h.pid, "url": h.url, "netns": h.netns}))
         return 0
     if h is None:

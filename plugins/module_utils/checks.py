@@ -45,17 +45,19 @@ def failed(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in checks if c["status"] == "fail"]
 
 
+def check_line(c: dict[str, Any]) -> str:
+    """``id: title -- likely cause: ... (action: ...)`` for one check."""
+    line = f"{c.get('id')}: {c.get('title')}"
+    if c.get("cause"):
+        line += f" -- likely cause: {c['cause']}"
+    if c.get("action"):
+        line += f" (action: {c['action']})"
+    return line
+
+
 def summary_message(checks: list[dict[str, Any]]) -> str:
-    """One line per failed check: ``id: title -- cause (action)``; empty when all passed."""
-    lines = []
-    for c in failed(checks):
-        line = f"{c['id']}: {c['title']}"
-        if c.get("cause"):
-            line += f" -- likely cause: {c['cause']}"
-        if c.get("action"):
-            line += f" (action: {c['action']})"
-        lines.append(line)
-    return "\n".join(lines)
+    """One line per failed check; empty when all passed."""
+    return "\n".join(check_line(c) for c in failed(checks))
 
 
 @contextmanager

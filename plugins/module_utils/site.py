@@ -132,9 +132,21 @@ def check_asn(value: Any, field: str, col: _Collector) -> int | None:
 
 
 def check_int(value: Any, field: str, col: _Collector, lo: int, hi: int, unit: str = "") -> int | None:
+    if isinstance(value, str) and value.strip().isdigit():  # "-e tcp_mss=1350" arrives as a string
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         col.add(field, f"{value!r} is out of range", f"use a whole number from {lo} to {hi}{unit}")
         return None
+    return value
+
+
+def check_bool(value: Any, field: str, col: _Collector) -> bool:
+    """true/false (also the strings "-e name=true" passes: true/false/yes/no)."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "false", "no"):
+        return value.strip().lower() in ("true", "yes")
+    if not isinstance(value, bool):
+        col.add(field, f"{value!r} is not true/false", f"set {field}: true or false")
+        return False
     return value
 
 
@@ -210,14 +222,8 @@ def _site_vars(hv: Mapping[str, Any], col: _Collector) -> dict[str, Any]:
                             if hv.get("wan_interface") else None)
     out["wan_address"] = parse_unicast(hv["wan_address"], "wan_address", col) if hv.get("wan_address") else None
     out["local_asn"] = check_asn(hv["local_asn"], "local_asn", col) if hv.get("local_asn") not in (None, "") else None
-    legacy = hv.get("allow_legacy_crypto", False)
-    if not isinstance(legacy, bool):
-        col.add("allow_legacy_crypto", f"{legacy!r} is not true/false", "set allow_legacy_crypto: true or false")
-    out["allow_legacy_crypto"] = legacy is True
-    icmp = hv.get("allow_icmp_diagnostics", True)
-    if not isinstance(icmp, bool):
-        col.add("allow_icmp_diagnostics", f"{icmp!r} is not true/false", "set true or false")
-    out["allow_icmp_diagnostics"] = icmp is not False
+    out["allow_legacy_crypto"] = check_bool(hv.get("allow_legacy_crypto", False), "allow_legacy_crypto", col)
+    out["allow_icmp_diagnostics"] = check_bool(hv.get("allow_icmp_diagnostics", True), "allow_icmp_diagnostics", col)
     out["tcp_mss"] = (check_int(hv["tcp_mss"], "tcp_mss", col, 536, 1460)
                       if hv.get("tcp_mss") is not None else None)
     out["accept_prefixes"] = (parse_cidr_list(hv["accept_prefixes"], "accept_prefixes", col)
@@ -227,7 +233,7 @@ def _site_vars(hv: Mapping[str, Any], col: _Collector) -> dict[str, Any]:
     out["tunnel_id_base"] = check_int(hv.get("tunnel_id_base", 0), "tunnel_id_base", col, 0, 9000)
     out["linux_tunnel_interface"] = check_name(hv.get("linux_tunnel_interface", "ipsec0"),
                                                "linux_tunnel_interface", col, IFACE_RE, "'_./:-'")
-    out["ipsec_udp_encap"] = hv.get("ipsec_udp_encap", True) is not False
+    out["ipsec_udp_encap"] = check_bool(hv.get("ipsec_udp_encap", True), "ipsec_udp_encap", col)
     for name, default in (("junos_lan_zone", "trust"), ("junos_wan_zone", "untrust"), ("junos_vpn_zone", "stowpath-cloud")):
         out[name] = check_name(hv.get(name, default), name, col, ZONE_RE, "'_-'")
     out["dx_interface"] = (check_name(hv["dx_interface"], "dx_interface", col, IFACE_RE, "'_./:-'")

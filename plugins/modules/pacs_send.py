@@ -19,7 +19,8 @@ description:
     a likely cause and action.
   - Failed checks do not fail the task; they are returned in C(checks) for the report (the report
     role fails the play after writing the report). The task fails only when it cannot run.
-  - In check mode nothing is sent (the checks are C(skip)).
+  - In check mode nothing is sent (the checks are C(skip)). The task never reports C(changed) - it is
+    a test; the synthetic study is removed from the PACS afterwards (O(cleanup)).
 version_added: "0.1.0"
 author: stowpath developers
 options:
@@ -212,8 +213,8 @@ def main() -> None:
     except PacsError as exc:
         module.fail_json(msg=f"{exc} (action: {exc.action})" if exc.action else str(exc))
     msg = summary_message(out["checks"])
-    # The PACS stored and sent a study: that is a change on the PACS and the cloud.
-    module.exit_json(changed=bool(out.get("job")), msg=msg or "PACS-driven send succeeded", **out)
+    # A test, not configuration: the synthetic study is removed from the PACS again (changed stays false).
+    module.exit_json(changed=False, msg=msg or "PACS-driven send succeeded", **out)
 
 
 if __name__ == "__main__":

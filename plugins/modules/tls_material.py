@@ -169,10 +169,12 @@ def _install(module: AnsibleModule, data: bytes, dest: str, mode: str) -> bool:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    if os.path.exists(dest) or module.check_mode:
-        file_args = {"path": dest, "mode": mode, "owner": module.params["owner"], "group": module.params["group"]}
-        if os.path.exists(dest):
-            changed = module.set_fs_attributes_if_different(file_args, changed)
+    if os.path.exists(dest):
+        changed = module.set_mode_if_different(dest, mode, changed)
+        if module.params["owner"]:
+            changed = module.set_owner_if_different(dest, module.params["owner"], changed)
+        if module.params["group"]:
+            changed = module.set_group_if_different(dest, module.params["group"], changed)
     return changed
 
 

@@ -19,6 +19,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import Target  # noqa: E402
+
 from lab.services.cloud_dicomweb import CloudHandle, start_cloud_dicomweb, stop_cloud_dicomweb  # noqa: E402
 from lab.services.pki import generate_lab_pki  # noqa: E402
 
@@ -78,8 +79,14 @@ def svc_basic(services: Services) -> CloudHandle:
 
 @pytest.fixture(scope="session")
 def svc_slow(services: Services) -> CloudHandle:
-    """Every response held 3 s by a proxy between nginx and Orthanc."""
-    return services.get("slow", delay_s=3.0)
+    """Every response held 1.5 s by a proxy between nginx and Orthanc."""
+    return services.get("slow", delay_s=1.5)
+
+
+@pytest.fixture(scope="session")
+def svc_single(services: Services) -> CloudHandle:
+    """A vendor that accepts only single-part ``Content-Type: application/dicom`` STOW-RS POSTs."""
+    return services.get("single", stow_forms="single")
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import (
     Target,
     hostname_matches,
     run_tls_probe,
 )
+
 from lab.services.cloud_dicomweb import free_port
 
 from .conftest import BASIC_PASSWORD, BASIC_USER, KEY_PASSWORD
@@ -144,7 +144,7 @@ def test_basic_auth_good_and_bad_password(svc_basic, target_for):
 
 @pytest.mark.slow
 def test_slow_service_times_out(svc_slow, target_for):
-    result = run_tls_probe(target_for(svc_slow, timeout=1.0))
+    result = run_tls_probe(target_for(svc_slow, timeout=0.5))
     c = assert_failure(result, "timeout", "tls.request")
     assert c["detail"]["phase"] == "response"
     assert by_id(result)["tls.handshake"]["status"] == "pass"
@@ -152,7 +152,7 @@ def test_slow_service_times_out(svc_slow, target_for):
 
 @pytest.mark.slow
 def test_slow_service_within_timeout_passes(svc_slow, target_for):
-    result = run_tls_probe(target_for(svc_slow, timeout=8.0))
+    result = run_tls_probe(target_for(svc_slow, timeout=5.0))
     assert result["failure"] is None, result["checks"]
 
 

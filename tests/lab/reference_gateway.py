@@ -82,9 +82,17 @@ def vpn_frr(p: dict[str, Any], hostname: str = "cgw", lan: str = LAN) -> str:
     addrs = "".join(f" ip address {t['customer_inside']}/30\n" for t in p["tunnels"])
     nbrs = "".join(f" neighbor {t['cloud_inside']} remote-as 64512\n neighbor {t['cloud_inside']} timers 10 30\n"
                    for t in p["tunnels"])
+    af = "".join(f"  neighbor {t['cloud_inside']} prefix-list STOWPATH-CLOUD-IN in\n"
+                 f"  neighbor {t['cloud_inside']} prefix-list STOWPATH-LAN-OUT out\n" for t in p["tunnels"])
     return (f"frr defaults traditional\nhostname {hostname}\nno ipv6 forwarding\nservice integrated-vtysh-config\n!\n"
             f"interface ipsec0\n{addrs}exit\n!\nrouter bgp {p['customer_asn']}\n no bgp ebgp-requires-policy\n"
-            f"{nbrs} !\n address-family ipv4 unicast\n  network {lan}\n exit-address-family\nexit\n!\nend\n")
+            f"{nbrs} !\n address-family ipv4 unicast\n  network {lan}\n{af} exit-address-family\nexit\n!\n"
+            f"{prefix_lists(lan)}end\n")
+
+
+def prefix_lists(lan: str) -> str:
+    return (f"ip prefix-list STOWPATH-CLOUD-IN seq 5 permit {CLOUD} le 32\n"
+            f"ip prefix-list STOWPATH-LAN-OUT seq 5 permit {lan}\n!\n")
 
 
 def dx_frr(d: dict[str, Any], hostname: str = "cgwdx", lan: str = LAN) -> str:
@@ -94,7 +102,8 @@ def dx_frr(d: dict[str, Any], hostname: str = "cgwdx", lan: str = LAN) -> str:
             f"router bgp {d['customer_asn']}\n no bgp ebgp-requires-policy\n"
             f" neighbor {peer} remote-as 64512\n neighbor {peer} password {d['auth_key']}\n"
             f" neighbor {peer} timers 30 90\n !\n address-family ipv4 unicast\n  network {lan}\n"
-            " exit-address-family\nexit\n!\nend\n")
+            f"  neighbor {peer} prefix-list STOWPATH-CLOUD-IN in\n  neighbor {peer} prefix-list STOWPATH-LAN-OUT out\n"
+            f" exit-address-family\nexit\n!\n{prefix_lists(lan)}end\n")
 
 
 def nft(out_if: str, lan: str = LAN, mss: int = 1360) -> str:

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pacs_helpers import CLOUD_PASSWORD, CLOUD_USER, KEY_PASSWORD
 
 from lab.services import pacs as lab_pacs
+
+from .pacs_helpers import CLOUD_PASSWORD, CLOUD_USER, KEY_PASSWORD
 
 
 @pytest.fixture(scope="module")

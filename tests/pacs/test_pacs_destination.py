@@ -21,6 +21,7 @@ from ansible_collections.stowpath.core.plugins.module_utils.pacs.orthanc import 
     OrthancApi,
     OrthancDriver,
 )
+
 from lab.services import pacs as lab_pacs
 
 SECRET = "Basic-Pw-Under-Test-91"
@@ -139,6 +140,8 @@ def test_invalid_input_is_refused(pacs: lab_pacs.OrthancHandle) -> None:
         ensure_destination(d, spec("bad", url="https://u:p@h.example/dicomweb/studies"))
     with pytest.raises(SpecError, match="name"):
         ensure_destination(d, spec("bad name/x"))
+    with pytest.raises(SpecError, match="single study"):
+        ensure_destination(d, spec("bad", url="https://h.example/dicomweb/studies/1.2.3"))
 
 
 def test_absent_removes(pacs: lab_pacs.OrthancHandle) -> None:

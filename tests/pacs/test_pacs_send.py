@@ -15,9 +15,10 @@ from ansible_collections.stowpath.core.plugins.module_utils.pacs.destination imp
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.orthanc import OrthancApi, OrthancDriver
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.qido import CloudAccess
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.send import pacs_send
-from pacs_helpers import CLOUD_PASSWORD, CLOUD_USER, KEY_PASSWORD, tls_url
 
 from lab.services import pacs as lab_pacs
+
+from .pacs_helpers import CLOUD_PASSWORD, CLOUD_USER, KEY_PASSWORD, tls_url
 
 
 def driver(h: lab_pacs.OrthancHandle) -> OrthancDriver:

@@ -159,7 +159,7 @@ def test_tunnels_overlapping_each_other(vpn_xml):
     ({"wan_interface": "eth0 {"}, "wan_interface"),
     ({"junos_lan_zone": "trust\""}, "junos_lan_zone"),
     ({"tcp_mss": 9000}, "tcp_mss: 9000 is out of range"),
-    ({"allow_legacy_crypto": "yes"}, "allow_legacy_crypto"),
+    ({"allow_legacy_crypto": "maybe"}, "allow_legacy_crypto"),
     ({"accept_prefixes": ["10.200.0.0/24"]}, "no accepted prefix covers dicomweb_cidrs 10.100.0.0/24"),
     ({"site_name": None}, "site_name: is required"),
     ({"wan_address": None}, "wan_address: is required for a VPN gateway"),

@@ -239,7 +239,7 @@ def stow_single(client: Client, files: Sequence[str], sop_uids: Sequence[str], *
     """POST each file as ``Content-Type: application/dicom`` (the guide's curl form); merged result."""
     total = StowResult(form="single", expected=list(sop_uids))
     t0 = time.monotonic()
-    for path, uid in zip(files, sop_uids):
+    for path, uid in zip(files, sop_uids, strict=True):
         body = SinglePart(path, chunk_size)
         length = len(body)
         try:

@@ -119,6 +119,8 @@ def validate_spec(spec: DestinationSpec, min_timeout: int = VENDOR_MIN_TIMEOUT) 
         problems.append(f"url {spec.url!r} must be an absolute https:// URL like https://dicom.vendor.example/dicomweb/studies")
     elif parts.scheme == "http":
         warnings.append(f"url {spec.url} is plain http: studies would cross the network without TLS")
+    if "/studies/" in parts.path.rstrip("/") + "/" and not parts.path.rstrip("/").endswith("/studies"):
+        problems.append(f"url {spec.url!r} names a single study: give the STOW-RS endpoint ending in /studies")
     if parts.query or parts.fragment:
         problems.append("url must not carry a query or fragment")
     if parts.username or parts.password:
@@ -200,6 +202,6 @@ class PacsDriver(ABC):
 
 def diff_text(changes: list[FieldChange]) -> tuple[str, str]:
     """Ansible ``diff`` before/after texts (one ``field: value`` line per changed field)."""
-    before = "".join(f"{c.field}: {c.before}\n" for c in changes)
-    after = "".join(f"{c.field}: {c.after}\n" for c in changes)
+    before = "".join(f"{c.field}: {'(absent)' if c.before is None else c.before}\n" for c in changes)
+    after = "".join(f"{c.field}: {'(absent)' if c.after is None else c.after}\n" for c in changes)
     return before, after

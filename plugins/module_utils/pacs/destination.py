@@ -55,6 +55,11 @@ def ensure_destination(
     checks = result["checks"]
     cid = f"pacs.destination.{spec.name}"
 
+    if not driver.has_api and state == "absent":
+        checks.append(check(cid, "pacs", f"PACS destination '{spec.label}' removed (by hand)", "skip", 0.0,
+                            {"product": driver.product}, cause="this PACS has no API stowpath can drive",
+                            action="delete the destination in the PACS UI"))
+        return result
     if not driver.has_api:
         items = checklist(spec, min_timeout)
         result["checklist"] = items
@@ -103,7 +108,12 @@ def ensure_destination(
 
     # The CA the PACS verifies the cloud with (global in Orthanc).
     t1 = time.monotonic()
-    ca = driver.ca_status(spec)
+    if spec.stow_url.startswith("http:"):
+        ca = {"status": "skip", "detail": {"url": spec.stow_url},
+              "cause": "the destination URL is plain http: there is no TLS certificate to verify",
+              "action": "use the vendor's https:// URL"}
+    else:
+        ca = driver.ca_status(spec)
     edits: dict[str, tuple[str, str]] = {}
     if manage_ca and ca["status"] == "fail" and spec.ca_file and hasattr(driver, "plan_ca"):
         edits = driver.plan_ca(spec)

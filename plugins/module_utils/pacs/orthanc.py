@@ -333,8 +333,10 @@ class OrthancDriver(PacsDriver):
         return str(body["ID"])
 
     def wait_job(self, job_id: str, timeout_s: float = 600.0, poll_s: float = 0.5) -> dict[str, Any]:
-        """Poll ``/jobs/{id}`` until Success/Failure; on timeout the last state is returned as is."""
-        deadline = time.monotonic() + timeout_s
+        """Poll ``/jobs/{id}`` until Success/Failure (every 0.1 s for the first 5 s, then every
+        ``poll_s``); on timeout the last state is returned as is."""
+        start = time.monotonic()
+        deadline = start + timeout_s
         job: dict[str, Any] = {}
         while True:
             status, body = self.api.request("GET", f"/jobs/{quote(job_id, safe='')}")
@@ -344,7 +346,7 @@ class OrthancDriver(PacsDriver):
                     return job
             if time.monotonic() >= deadline:
                 return job
-            time.sleep(poll_s)
+            time.sleep(min(0.1, poll_s) if time.monotonic() - start < 5 else poll_s)
 
     def cancel_job(self, job_id: str) -> None:
         self.api.request("POST", f"/jobs/{quote(job_id, safe='')}/cancel", body={})

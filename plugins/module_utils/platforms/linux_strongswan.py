@@ -61,17 +61,23 @@ def _parse_section(tokens: list[str], pos: int) -> tuple[dict[str, Any], int]:
             pos += 1
         elif pos + 1 < len(tokens) and tokens[pos + 1] == "{":
             out[tok], pos = _parse_section(tokens, pos + 2)
-        elif "=" in tok:
+        elif "=" in tok and not _continues(out):
             key, _, value = tok.partition("=")
             out[key] = value
             pos += 1
-        else:  # a value with spaces (e.g. a DN identity): glue it to the previous key
-            if out:
-                last = list(out)[-1]
-                if isinstance(out[last], str):
-                    out[last] += " " + tok
+        else:  # a value with spaces (e.g. a DN identity "C=CH, O=Example"): glue it to the previous key
+            if out and isinstance(out[list(out)[-1]], str):
+                out[list(out)[-1]] += " " + tok
             pos += 1
     raise ParseError("unbalanced braces in swanctl output")
+
+
+def _continues(section: dict[str, Any]) -> bool:
+    """The previous value ends with a comma: the next token belongs to it (DN with spaces)."""
+    if not section:
+        return False
+    last = section[list(section)[-1]]
+    return isinstance(last, str) and last.endswith(",")
 
 
 def _int(value: Any) -> int | None:

@@ -21,6 +21,12 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _kv(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(value.items())) or "-"
+    return _fmt(value)
+
+
 def render_html(report: dict[str, Any], template_path: str) -> str:
     import jinja2
 
@@ -28,6 +34,7 @@ def render_html(report: dict[str, Any], template_path: str) -> str:
         loader=jinja2.FileSystemLoader(os.path.dirname(os.path.abspath(template_path))),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = _fmt
+    env.filters["kv"] = _kv
     sections = []
     for key, title, _, _ in SECTIONS:
         members = [c for c in report["checks"] if c.get("section") == key]

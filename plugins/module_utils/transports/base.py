@@ -5,7 +5,7 @@ between::
 
     t = open_transport(...)              # stowpath.core.gateway_push action=push
     change = t.diff(intended, mode)      #   exact change, secrets masked (check mode stops here)
-    pending = t.apply(change, timeout)   #   commit-confirmed (or equivalent), returns the journal data
+    pending = t.apply(change, timeout, token)  #   commit-confirmed (or equivalent), returns the journal data
     ... playbook verifies tunnels/BGP/routes ...
     t.confirm(pending)                   # action=confirm: make it permanent (save / confirm commit)
     t.rollback(pending)                  # action=rollback: undo (device rollback / restore saved config)
@@ -124,8 +124,9 @@ class Transport(abc.ABC):
         """The exact change that makes the device match ``intended``; nothing is changed."""
 
     @abc.abstractmethod
-    def apply(self, change: Change, confirm_timeout: int) -> dict[str, Any]:
-        """Apply ``change`` so that it is undone unless confirmed; returns journal data for confirm/rollback."""
+    def apply(self, change: Change, confirm_timeout: int, token: str) -> dict[str, Any]:
+        """Apply ``change`` so that it is undone unless confirmed (``token`` names the push on the device
+        where it can, e.g. the NETCONF persist id); returns journal data for confirm/rollback."""
 
     @abc.abstractmethod
     def confirm(self, pending: dict[str, Any]) -> None:

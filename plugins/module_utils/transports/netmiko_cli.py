@@ -105,7 +105,7 @@ class NetmikoTransport(Transport):
         except (ReadTimeout, *LOST) as exc:
             raise ConnectionLostError(f"connection lost during the push ({type(exc).__name__})") from None
 
-    def apply(self, change: Change, confirm_timeout: int) -> dict[str, Any]:
+    def apply(self, change: Change, confirm_timeout: int, token: str) -> dict[str, Any]:
         if not change.payload:
             return {}
         try:

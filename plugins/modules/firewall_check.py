@@ -1,0 +1,125 @@
+#!/usr/bin/python
+"""Prove the firewall policy toward the cloud from the LAN side: TCP 443 passes, other ports are blocked."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: firewall_check
+short_description: Prove TCP 443 from the LAN reaches the cloud host and other ports are blocked
+description:
+  - Runs on a LAN host (the PACS) or on the gateway with O(source) set to a LAN address.
+  - Opens TCP connections to the target on O(allowed_ports) (must connect) and O(blocked_ports)
+    (must time out or be rejected as unreachable; a connection or a TCP reset means the firewall
+    lets the port through).
+  - A failure names the likely cause (firewall blocking 443, route missing, nothing listening,
+    firewall not restricting other ports).
+  - Read-only (sends probes only); runs in check mode too.
+version_added: "0.1.0"
+author: stowpath developers
+options:
+  site:
+    description:
+      - The gateway's masked site model from M(stowpath.core.site_model) (its C(site) key); gives the
+        default target (the DICOMweb host) and allowed port (the DICOMweb port).
+    type: dict
+  target:
+    description: Host name or address in the cloud range (default the site's DICOMweb host).
+    type: str
+  source:
+    description: Source address for the probes (needed on the gateway, e.g. its LAN address).
+    type: str
+  allowed_ports:
+    description: TCP ports that must connect (default the DICOMweb port, 443).
+    type: list
+    elements: int
+  blocked_ports:
+    description: TCP ports that must be blocked.
+    type: list
+    elements: int
+    default: [22, 80, 8443]
+  timeout:
+    description: Seconds to wait for each TCP connect (a blocked port costs this long; probes run in parallel).
+    type: float
+    default: 2
+  fail_on_error:
+    description: Fail the task when a check fails (the result still carries C(checks)).
+    type: bool
+    default: true
+notes:
+  - Supports check mode (the module only probes).
+"""
+
+EXAMPLES = r"""
+- name: TCP 443 passes, everything else toward the cloud is blocked
+  stowpath.core.firewall_check:
+    site: "{{ hostvars['cgw'].stowpath_model.site }}"
+  delegate_to: pacs
+"""
+
+RETURN = r"""
+checks:
+  description: C(network.firewall.allow.tcp<port>) and C(network.firewall.block.tcp<port>).
+  returned: always
+  type: list
+  elements: dict
+target_address:
+  description: The target's IPv4 address as resolved on this host.
+  returned: always
+  type: str
+allowed:
+  description: Port -> probe result (open, refused, timeout, unreachable, error) for the allowed ports.
+  returned: always
+  type: dict
+blocked:
+  description: Port -> probe result for the ports that must be blocked.
+  returned: always
+  type: dict
+"""
+
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stowpath.core.plugins.module_utils.verify.firewall import evaluate_firewall
+from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
+from ansible_collections.stowpath.core.plugins.module_utils.verify.probes import tcp_probe
+from ansible_collections.stowpath.core.plugins.module_utils.verify.result import finish
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "site": {"type": "dict"},
+            "target": {"type": "str"},
+            "source": {"type": "str"},
+            "allowed_ports": {"type": "list", "elements": "int"},
+            "blocked_ports": {"type": "list", "elements": "int", "default": [22, 80, 8443]},
+            "timeout": {"type": "float", "default": 2},
+            "fail_on_error": {"type": "bool", "default": True},
+        },
+        required_one_of=[("site", "target")],
+        supports_check_mode=True,
+    )
+    p = module.params
+    exp = expected(p["site"]) if p["site"] else {}
+    target = p["target"] or exp.get("target_host")
+    allowed = p["allowed_ports"] if p["allowed_ports"] is not None else [int(exp.get("target_port") or 443)]
+    blocked = [port for port in p["blocked_ports"] if port not in allowed]
+    if not target:
+        module.fail_json(msg="no target: give target or a site with a DICOMweb URL")
+    try:
+        address = socket.gethostbyname(target)
+    except OSError as exc:
+        module.fail_json(msg=f"cannot resolve {target} on this host: {exc}")
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, len(allowed) + len(blocked))) as pool:
+        a = [pool.submit(tcp_probe, address, port, p["source"], p["timeout"]) for port in allowed]
+        b = [pool.submit(tcp_probe, address, port, p["source"], p["timeout"]) for port in blocked]
+        allowed_res, blocked_res = [f.result() for f in a], [f.result() for f in b]
+    checks, facts = evaluate_firewall(address, allowed_res, blocked_res, time.monotonic() - start)
+    finish(module, "firewall check", checks, {**facts, "target": target, "target_address": address})
+
+
+if __name__ == "__main__":
+    main()

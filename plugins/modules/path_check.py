@@ -1,0 +1,205 @@
+#!/usr/bin/python
+"""Prove the path from the LAN side to the cloud host: ping, traceroute hops through the link, path MTU."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: path_check
+short_description: Ping and traceroute the cloud host through the VPN/DX link, discover the path MTU
+description:
+  - Runs on a LAN host (the PACS) or on the gateway with O(source) set to a LAN address.
+  - Pings the target; runs C(traceroute -I) and passes when a hop lies in a tunnel inside / VIF
+    CIDR (the hops prove the traffic goes through the link); discovers the path MTU with DF pings
+    (the MTU routers report, else bisection, noting a PMTUD black hole) and compares it with the TCP
+    MSS clamp (MSS must be at most path MTU - 40).
+  - A failure names the likely cause (route missing, firewall blocking ICMP, tunnel down, path leaking
+    around the link, MSS larger than the path carries).
+  - Read-only (sends probes only); runs in check mode too.
+version_added: "0.1.0"
+author: stowpath developers
+options:
+  site:
+    description:
+      - The gateway's masked site model from M(stowpath.core.site_model) (its C(site) key); gives the
+        default target (the DICOMweb host), the link CIDRs and the MSS clamp.
+    type: dict
+  target:
+    description: Host name or address of the cloud host (default the site's DICOMweb host).
+    type: str
+  source:
+    description: Source address for the probes (needed on the gateway, e.g. its LAN address).
+    type: str
+  link_cidrs:
+    description: CIDRs whose addresses prove the link when seen as hops (default the site's tunnel inside / VIF CIDRs).
+    type: list
+    elements: str
+  tcp_mss:
+    description: The MSS clamp to compare with the path MTU (default the site's C(tcp_mss)).
+    type: int
+  count:
+    description: Echo requests for the ping check.
+    type: int
+    default: 3
+  max_hops:
+    description: Traceroute maximum TTL.
+    type: int
+    default: 15
+  pmtu:
+    description: Discover the path MTU and compare it with the MSS clamp.
+    type: bool
+    default: true
+  mtu_ceiling:
+    description: Largest MTU to try (the LAN interface MTU).
+    type: int
+    default: 1500
+  wait_timeout:
+    description: Seconds to keep pinging until a reply arrives (e.g. right after routes appear).
+    type: float
+    default: 0
+  fail_on_error:
+    description: Fail the task when a check fails (the result still carries C(checks)).
+    type: bool
+    default: true
+notes:
+  - Supports check mode (the module only probes).
+  - Needs C(ping) (iputils) and C(traceroute) on the host.
+"""
+
+EXAMPLES = r"""
+- name: Path from the PACS host to the cloud goes through the tunnel
+  stowpath.core.path_check:
+    site: "{{ hostvars['cgw'].stowpath_model.site }}"
+  delegate_to: pacs
+
+- name: From the DX router itself, with a LAN source address
+  stowpath.core.path_check:
+    site: "{{ stowpath_model.site }}"
+    source: 203.0.113.2
+"""
+
+RETURN = r"""
+checks:
+  description: C(network.path.ping), C(network.path.traceroute), C(network.path.mtu).
+  returned: always
+  type: list
+  elements: dict
+target:
+  description: The target as given.
+  returned: always
+  type: str
+target_address:
+  description: The target's IPv4 address as resolved on this host.
+  returned: always
+  type: str
+ping:
+  description: transmitted, received, loss_pct, rtt_avg_ms, errors.
+  returned: always
+  type: dict
+hops:
+  description: Traceroute hop addresses (null for hops that did not answer).
+  returned: always
+  type: list
+  elements: str
+link_hops:
+  description: Hops inside the link CIDRs.
+  returned: always
+  type: list
+  elements: str
+path_mtu:
+  description: Discovered path MTU (null when not measured or unknown).
+  returned: always
+  type: int
+max_mss:
+  description: Path MTU - 40.
+  returned: always
+  type: int
+"""
+
+import socket
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stowpath.core.plugins.module_utils.checks import check
+from ansible_collections.stowpath.core.plugins.module_utils.verify import probes
+from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
+from ansible_collections.stowpath.core.plugins.module_utils.verify.path import (
+    evaluate_mtu,
+    evaluate_ping,
+    evaluate_traceroute,
+)
+from ansible_collections.stowpath.core.plugins.module_utils.verify.result import finish
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "site": {"type": "dict"},
+            "target": {"type": "str"},
+            "source": {"type": "str"},
+            "link_cidrs": {"type": "list", "elements": "str"},
+            "tcp_mss": {"type": "int"},
+            "count": {"type": "int", "default": 3},
+            "max_hops": {"type": "int", "default": 15},
+            "pmtu": {"type": "bool", "default": True},
+            "mtu_ceiling": {"type": "int", "default": 1500},
+            "wait_timeout": {"type": "float", "default": 0},
+            "fail_on_error": {"type": "bool", "default": True},
+        },
+        required_one_of=[("site", "target")],
+        supports_check_mode=True,
+    )
+    p = module.params
+    exp = expected(p["site"]) if p["site"] else {}
+    target = p["target"] or exp.get("target_host")
+    link_cidrs = p["link_cidrs"] if p["link_cidrs"] is not None else exp.get("link_cidrs", [])
+    tcp_mss = p["tcp_mss"] if p["tcp_mss"] is not None else exp.get("tcp_mss")
+    if not target:
+        module.fail_json(msg="no target: give target or a site with a DICOMweb URL")
+    try:
+        address = socket.gethostbyname(target)
+    except OSError as exc:
+        module.fail_json(msg=f"cannot resolve {target} on this host: {exc}", checks=[check(
+            "network.path.resolve", "network", f"Resolve {target}", "fail", 0.0, {"target": target},
+            f"{target} does not resolve on this host", "add the DICOMweb host to DNS or /etc/hosts")])
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        return module.run_command(argv)
+
+    checks = []
+    start = time.monotonic()
+    deadline = start + p["wait_timeout"]
+    while True:
+        rc, out, err = run(probes.ping_cmd(address, p["source"], count=p["count"]))
+        ping = probes.parse_ping(out + "\n" + err)
+        if ping["received"] or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    checks.append(evaluate_ping(address, ping, time.monotonic() - start))
+
+    t0 = time.monotonic()
+    rc, out, err = run(probes.traceroute_cmd(address, p["source"], p["max_hops"]))
+    if rc != 0 and not out:
+        module.fail_json(msg=f"traceroute failed: {err.strip()}")
+    hops = probes.parse_traceroute(out)
+    tr_check, tr_facts = evaluate_traceroute(address, hops, link_cidrs, time.monotonic() - t0)
+    checks.append(tr_check)
+
+    pm: dict = {"pmtu": None}
+    if p["pmtu"]:
+        t0 = time.monotonic()
+        if ping["received"]:
+            pm = probes.discover_pmtu(run, address, p["source"], ceiling=p["mtu_ceiling"])
+            checks.append(evaluate_mtu(address, pm, tcp_mss, time.monotonic() - t0))
+        else:
+            checks.append(check("network.path.mtu", "network", f"Path MTU to {address} vs the TCP MSS clamp",
+                                "skip", 0.0, {"reason": "target does not answer pings"}))
+    facts = {"target": target, "target_address": address, "source": p["source"],
+             "ping": {k: ping[k] for k in ("transmitted", "received", "loss_pct", "rtt_avg_ms", "errors")},
+             "hops": tr_facts["hops"], "link_hops": tr_facts["link_hops"], "reached": tr_facts["reached"],
+             "path_mtu": pm.get("pmtu"), "max_mss": pm["pmtu"] - 40 if pm.get("pmtu") else None,
+             "tcp_mss": tcp_mss}
+    finish(module, "path check", checks, facts)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+#!/usr/bin/python
+"""Verify every expected IPsec tunnel on the gateway is ESTABLISHED with an installed CHILD SA."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tunnel_status
+short_description: Verify every expected IPsec tunnel is ESTABLISHED with an installed CHILD SA
+description:
+  - Runs on the gateway. Reads the gateway's own IPsec state (C(swanctl --list-sas --raw) and
+    C(swanctl --list-conns --raw) over vici on linux_strongswan) and compares it with the tunnels of
+    the site model, matched by the cloud's outside address.
+  - A tunnel passes when its IKE SA is ESTABLISHED and a CHILD SA is INSTALLED whose traffic
+    selectors carry the tunnel inside addresses (so BGP can run over it).
+  - A failure names the likely cause (not configured, IKE not answered or rejected, child SA
+    rejected, selectors without the inside addresses) and what to do.
+  - O(wait_timeout) re-reads the state until every tunnel is up, so a playbook needs no retry loop
+    right after a push; C(elapsed_s) then tells how long the tunnels took.
+  - Read-only; runs in check mode too.
+version_added: "0.1.0"
+author: stowpath developers
+options:
+  site:
+    description:
+      - The masked site model returned by M(stowpath.core.site_model) (its C(site) key); the expected
+        tunnels are its C(tunnels).
+    type: dict
+  tunnels:
+    description:
+      - Expected tunnels instead of (or without) O(site), each with C(name), C(remote_outside) and
+        optionally C(local_outside), C(local_inside), C(remote_inside).
+    type: list
+    elements: dict
+  platform:
+    description: Gateway platform whose state is read (default the site's C(gateway_platform)).
+    type: str
+    choices: [linux_strongswan]
+  wait_timeout:
+    description: Seconds to keep re-reading until every tunnel is up (0 reads once).
+    type: float
+    default: 0
+  interval:
+    description: Seconds between reads while waiting.
+    type: float
+    default: 0.5
+  fail_on_error:
+    description: Fail the task when a check fails (the result still carries C(checks)).
+    type: bool
+    default: true
+notes:
+  - Supports check mode (the module only reads).
+"""
+
+EXAMPLES = r"""
+- name: Both tunnels up (wait up to 30 s after the push)
+  stowpath.core.tunnel_status:
+    site: "{{ stowpath_model.site }}"
+    wait_timeout: 30
+  register: stowpath_tunnels
+
+- name: Report without failing
+  stowpath.core.tunnel_status:
+    tunnels:
+      - {name: tun1, remote_outside: 192.0.2.61}
+    fail_on_error: false
+"""
+
+RETURN = r"""
+checks:
+  description: One check per expected tunnel (id C(network.tunnel.<name>)), see docs/ARCHITECTURE.md.
+  returned: always
+  type: list
+  elements: dict
+tunnels:
+  description: >-
+    Per tunnel - name, remote_outside, configured, device_name, ike_state, ike_version, established_s,
+    ike_algorithms, child_state, reqid, local_ts, remote_ts, bytes_in/out, packets_in/out, up.
+  returned: always
+  type: list
+  elements: dict
+all_up:
+  description: Every expected tunnel is up.
+  returned: always
+  type: bool
+up_count:
+  description: Number of expected tunnels that are up.
+  returned: always
+  type: int
+expected_count:
+  description: Number of expected tunnels.
+  returned: always
+  type: int
+unexpected_sas:
+  description: IKE SAs on the gateway to peers the site does not expect.
+  returned: always
+  type: list
+  elements: str
+elapsed_s:
+  description: Seconds spent reading/waiting until the final evaluation.
+  returned: always
+  type: float
+rounds:
+  description: How many times the state was read.
+  returned: always
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stowpath.core.plugins.module_utils.platforms import linux_strongswan
+from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
+from ansible_collections.stowpath.core.plugins.module_utils.verify.poll import until_passing
+from ansible_collections.stowpath.core.plugins.module_utils.verify.result import finish
+from ansible_collections.stowpath.core.plugins.module_utils.verify.tunnels import evaluate_tunnels
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "site": {"type": "dict"},
+            "tunnels": {"type": "list", "elements": "dict"},
+            "platform": {"type": "str", "choices": ["linux_strongswan"]},
+            "wait_timeout": {"type": "float", "default": 0},
+            "interval": {"type": "float", "default": 0.5},
+            "fail_on_error": {"type": "bool", "default": True},
+        },
+        required_one_of=[("site", "tunnels")],
+        supports_check_mode=True,
+    )
+    p = module.params
+    want = p["tunnels"] if p["tunnels"] is not None else expected(p["site"])["tunnels"]
+    for t in want:
+        if not t.get("remote_outside"):
+            module.fail_json(msg=f"tunnel {t!r} has no remote_outside")
+        t.setdefault("name", t["remote_outside"])
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        return module.run_command(argv)
+
+    def evaluate() -> tuple[list, dict]:
+        try:
+            sas_text, conns_text = linux_strongswan.collect_tunnels(run)
+            observed = linux_strongswan.parse_list_sas(sas_text)
+            configured = linux_strongswan.parse_list_conns(conns_text)
+        except linux_strongswan.ParseError as exc:
+            module.fail_json(msg=f"cannot read the gateway's IPsec state: {exc}")
+        return evaluate_tunnels(want, observed, configured)
+
+    checks, facts, elapsed, rounds = until_passing(evaluate, p["wait_timeout"], p["interval"])
+    for c in checks:
+        c["duration_s"] = elapsed
+    finish(module, "tunnel status", checks, {**facts, "elapsed_s": elapsed, "rounds": rounds})
+
+
+if __name__ == "__main__":
+    main()
