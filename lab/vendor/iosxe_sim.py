@@ -520,8 +520,8 @@ class Server:
                     if line:
                         config_lines += 1
                     if drop_after is not None and config_lines > drop_after:
-                        # simulated loss of the connection in the middle of a push
-                        process.channel.abort()
+                        # simulated loss of the connection in the middle of a push (the whole SSH connection)
+                        process.get_extra_info("connection").abort()
                         return
                     if ctrl_z or line == "end":
                         stack.clear()

@@ -62,6 +62,10 @@ options:
     description: Connect/read timeout in seconds.
     type: int
     default: 20
+  command_timeout:
+    description: Seconds to wait for the device's answer to one CLI line (netmiko) before giving the session up.
+    type: int
+    default: 15
   intended:
     description:
       - Path (on the controller) of the artifact to push. Default from O(artifact_dir) by transport
@@ -236,6 +240,7 @@ def main() -> None:
             "key_file": {"type": "path", "no_log": False},
             "enable_secret": {"type": "str", "no_log": True},
             "timeout": {"type": "int", "default": 20},
+            "command_timeout": {"type": "int", "default": 15},
             "intended": {"type": "path"},
             "artifact_dir": {"type": "path"},
             "mode": {"type": "str", "choices": ["merge", "replace"], "default": "merge"},
@@ -259,7 +264,7 @@ def main() -> None:
     conn = ConnParams(
         host=p["host"], port=port, username=p["username"], password=p["password"], key_file=p["key_file"],
         enable_secret=p["enable_secret"], timeout=p["timeout"],
-        options={"device_type": p["device_type"], "napalm_driver": p["napalm_driver"],
+        options={"device_type": p["device_type"], "cli_read_timeout": p["command_timeout"], "napalm_driver": p["napalm_driver"],
                  "optional_args": p["napalm_optional_args"] or {}, "hostkey_verify": p["hostkey_verify"]},
     )
     common = {"state_dir": p["state_dir"], "owner": p["owner"], "check_mode": module.check_mode,

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lab.services.cloud_dicomweb import free_port
+
 from .conftest import BASIC_PASSWORD, BASIC_USER, KEY_PASSWORD, REPO
 
 PLAYBOOK = """
@@ -38,6 +40,43 @@ PLAYBOOK = """
           - verify_dicomweb_tls.tls.protocol == 'TLSv1.3'
           - verify_dicomweb_stow_result.accepted_form == 'multipart'
           - verify_dicomweb_stow_result is not changed
+
+    - name: Verify role with the wrong CA bundle, failures reported (not raised)
+      ansible.builtin.include_role:
+        name: verify_dicomweb
+      vars:
+        verify_dicomweb_url: "{{ url }}"
+        verify_dicomweb_connect_address: 127.0.0.1
+        verify_dicomweb_ca_bundle: "{{ pki.other_ca }}"
+        verify_dicomweb_client_cert: "{{ pki.client_cert }}"
+        verify_dicomweb_client_key: "{{ pki.client_key }}"
+        verify_dicomweb_fail_on_error: false
+    - name: Assert the TLS failure is classified and STOW-RS is skipped
+      ansible.builtin.assert:
+        that:
+          - verify_dicomweb_tls.failure.code == 'unknown_ca'
+          - (verify_dicomweb_checks | selectattr('id', 'equalto', 'dicomweb.stow') | first).status == 'skip'
+
+    - name: The role fails at its end by default
+      block:
+        - name: Verify role against a refused port
+          ansible.builtin.include_role:
+            name: verify_dicomweb
+          vars:
+            verify_dicomweb_url: "https://dicom.lab.example:{{ free_port }}/dicomweb/studies"
+            verify_dicomweb_connect_address: 127.0.0.1
+            verify_dicomweb_ca_bundle: "{{ pki.ca }}"
+            verify_dicomweb_client_cert: ""
+            verify_dicomweb_client_key: ""
+        - name: Not reached
+          ansible.builtin.fail:
+            msg: the role should have failed
+      rescue:
+        - name: Assert the role failed with the cause
+          ansible.builtin.assert:
+            that:
+              - "'tls.connect' in ansible_failed_result.msg"
+              - "'refused' in ansible_failed_result.msg"
 
     - name: Wrong Basic-auth password, reported not raised
       stowpath.core.tls_probe:
@@ -88,7 +127,7 @@ def test_modules_and_role_through_ansible(svc_basic, pki, tmp_path):
     book = tmp_path / "play.yml"
     book.write_text(PLAYBOOK)
     extra = {"pki": pki, "url": svc_basic.url, "key_password": KEY_PASSWORD, "user": BASIC_USER,
-             "password": BASIC_PASSWORD}
+             "password": BASIC_PASSWORD, "free_port": free_port()}
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-v",

@@ -192,3 +192,15 @@ def test_hostname_matches(sans, host, ok):
 def test_target_secrets_listed():
     t = Target(url="https://x/dicomweb/studies", ca_bundle="/x", client_key_password="a", password="b")
     assert t.secrets == ["a", "b"]
+
+
+def test_plain_http_url_is_refused(svc, target_for):
+    result = run_tls_probe(target_for(svc, url=svc.url.replace("https://", "http://")))
+    assert_failure(result, "not_tls", "tls.connect")
+
+
+def test_plain_http_on_the_tls_port_is_not_tls(target_for, svc):
+    # a TLS client against a plain HTTP listener (Orthanc's internal port)
+    url = f"https://dicom.lab.example:{svc.orthanc_port}/dicom-web/studies"
+    result = run_tls_probe(target_for(svc, url=url))
+    assert_failure(result, "not_tls", "tls.handshake")

@@ -7,8 +7,7 @@ import json
 import pytest
 from ansible_collections.stowpath.core.plugins.module_utils.errors import SiteError
 from ansible_collections.stowpath.core.plugins.module_utils.params import aws_dx, aws_vpn, manual
-
-from conftest import EXAMPLE_PARAMS, SHARED_AWS
+from stowpath_testlib import EXAMPLE_PARAMS, SHARED_AWS
 
 
 def test_example_params_are_the_shared_samples():

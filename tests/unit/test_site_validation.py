@@ -8,8 +8,7 @@ import re
 import pytest
 from ansible_collections.stowpath.core.plugins.module_utils.errors import SiteError, SiteErrors
 from ansible_collections.stowpath.core.plugins.module_utils.site import load_site, masked, site_secrets
-
-from conftest import base_vars
+from stowpath_testlib import base_vars
 
 
 def load(hv: dict, text: str):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import REPO, base_vars
+from stowpath_testlib import REPO, base_vars
 
 from ansible_collections.stowpath.core.plugins.module_utils.render import render_site
 from ansible_collections.stowpath.core.plugins.module_utils.site import load_site, site_secrets
@@ -87,7 +87,7 @@ class Sim:
 
     def conn(self, password: str = CLI_PASSWORD) -> ConnParams:
         return ConnParams(host="127.0.0.1", port=self.port, username=CLI_USER, password=password,
-                          enable_secret=CLI_ENABLE, timeout=10)
+                          enable_secret=CLI_ENABLE, timeout=10, options={"cli_read_timeout": 3})
 
     def running(self) -> str:
         return (self.state_dir / "running.cfg").read_text()

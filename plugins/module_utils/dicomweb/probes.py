@@ -199,6 +199,11 @@ def run_tls_probe(target: Target, warn_days: int = DEFAULT_WARN_DAYS) -> dict[st
             result["failure"] = {"code": fail.code, "cause": fail.cause, "action": fail.action}
         return result
 
+    if ep.scheme != "https":
+        fail = failure("not_tls", f"{target.url} is not an https:// URL: STOW-RS must use TLS")
+        fail.action = "use the vendor's https:// dicomweb_url"
+        checks.append(_fail_check("tls.connect", "tls", f"TLS to {ep.host}:{ep.port}", fail))
+        return finish(fail)
     client_facts, fail = _client_facts(target)
     if client_facts is not None:
         facts["client_cert"] = {k: client_facts[k] for k in ("subject", "issuer", "not_after", "days_left",

@@ -274,8 +274,7 @@ def _conflicts(running: HConfig, intended: HConfig, owned: re.Pattern, previous:
 
 
 def _lines(node: Any) -> list[str]:
-    return sorted(node.dump_simple()) if hasattr(node, "dump_simple") else sorted(
-        "/".join(c.path()) for c in node.all_children())
+    return sorted(line.strip() for line in node.lines())
 
 
 def remediation(running_text: str, intended_text: str, mode: str = "merge", previous_text: str | None = None,

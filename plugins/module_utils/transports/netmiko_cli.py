@@ -90,8 +90,9 @@ class NetmikoTransport(Transport):
     def _send(self, commands: list[str]) -> None:
         from netmiko.exceptions import ConfigInvalidException, ReadTimeout
 
+        read_timeout = float(self.conn.options.get("cli_read_timeout") or 15)
         try:
-            self.cli.send_config_set(commands, error_pattern=ERROR_PATTERN, cmd_verify=True, read_timeout=60)
+            self.cli.send_config_set(commands, error_pattern=ERROR_PATTERN, cmd_verify=True, read_timeout=read_timeout)
         except ConfigInvalidException as exc:
             text = str(exc)
             m = re.search(r"at command: (.*), matched error: (.*)$", text, re.S)
@@ -103,6 +104,10 @@ class NetmikoTransport(Transport):
             raise DeviceRejectedError(f"the device rejected {self.mask(line)!r}: {self.mask(message)}",
                                       self.mask(message)) from None
         except (ReadTimeout, *LOST) as exc:
+            transport = getattr(getattr(self.cli, "remote_conn", None), "get_transport", lambda: None)()
+            if transport is not None and transport.is_active() and isinstance(exc, ReadTimeout):
+                raise ConnectionLostError(f"the device stopped answering for {read_timeout:.0f} s during the push "
+                                          "(session given up)") from None
             raise ConnectionLostError(f"connection lost during the push ({type(exc).__name__})") from None
 
     def apply(self, change: Change, confirm_timeout: int, token: str) -> dict[str, Any]:

@@ -68,8 +68,8 @@ def push(platform: str, transport: str | None, conn: ConnParams, intended_path: 
                 t1 = time.monotonic()
                 change = t.diff(intended, mode, previous)
                 result["timings"]["diff_s"] = round(time.monotonic() - t1, 3)
-                result.update(diff=change.text_diff, commands=change.commands, conflicts=change.conflicts,
-                              notes=change.notes)
+                result.update(diff=change.text_diff, commands=change.commands, conflicts=change.conflicts)
+                result["notes"] += change.notes
                 if change.conflicts and mode == "merge":
                     raise ConflictError(
                         f"{len(change.conflicts)} section(s) on the device already exist with different content and "
