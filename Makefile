@@ -63,8 +63,11 @@ clean:
 FLEET ?= 0
 lab-up: setup
 	$(PY) lab/lab.py up --fleet $(FLEET)
+	$(PY) lab/vendor/netconf_iosxe.py start --port 8830
+	$(PY) lab/vendor/iosxe_sim.py start --port 8022
 
 lab-down:
+	-@if [ -x $(PY) ]; then $(PY) lab/vendor/iosxe_sim.py stop; $(PY) lab/vendor/netconf_iosxe.py stop; fi
 	@if [ -x $(PY) ]; then $(PY) lab/lab.py down; else python3 lab/lab.py down; fi
 
 lab-status:

@@ -18,6 +18,7 @@ Runs as root (sshd needs it); the SSH user is a dedicated local account (default
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -59,11 +60,19 @@ def _pip() -> str:
 
 
 def ensure_models() -> Path:
-    """Fetch the sdist once, extract the ``.yang`` files and apply the two patches (idempotent)."""
+    """Fetch the sdist once, extract the ``.yang`` files and apply the two patches (idempotent, locked)."""
     marker = YANG_DIR / ".patched"
     if marker.exists():
         return YANG_DIR
     CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".models.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return YANG_DIR
+        return _extract_models(marker)
+
+
+def _extract_models(marker: Path) -> Path:
     tarballs = sorted(CACHE.glob("ydk-models-cisco-ios-xe-16.9.1.tar.gz"))
     if not tarballs:
         subprocess.run(
@@ -93,10 +102,20 @@ def ensure_models() -> Path:
 
 
 def ensure_user(user: str, password: str) -> None:
-    """A local account for the SSH login (shell needed: sshd runs subsystems through it)."""
-    if subprocess.run(["id", "-u", user], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "-r", "-M", "-d", "/nonexistent", "-s", "/bin/sh", user], check=True)
-    subprocess.run(["chpasswd"], input=f"{user}:{password}\n", text=True, check=True)
+    """A local account for the SSH login (shell needed: sshd runs subsystems through it).
+
+    Serialised with a lock file: parallel test workers may start targets at the same time."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".user.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if subprocess.run(["id", "-u", user], capture_output=True).returncode != 0:
+            subprocess.run(["useradd", "-r", "-M", "-d", "/nonexistent", "-s", "/bin/sh", user], check=True)
+        for attempt in range(10):
+            if subprocess.run(["chpasswd"], input=f"{user}:{password}\n", text=True,
+                              capture_output=True).returncode == 0:
+                return
+            time.sleep(0.2 * (attempt + 1))  # /etc/shadow locked by another tool
+        raise RuntimeError(f"could not set the password of {user} (chpasswd kept failing)")
 
 
 def _port_open(port: int) -> bool:
@@ -143,7 +162,8 @@ def start(state_dir: Path, port: int, user: str, password: str, authorized_key: 
     ensure_user(user, password)
     state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(state_dir, 0o755)
-    sock = state_dir / "ncxserver.sock"
+    # short path: AF_UNIX names are limited (~107 bytes) and netconf-subsystem truncates long ones
+    sock = Path(f"/tmp/stowpath-ncx-{port}.sock")
     hostkey = state_dir / "ssh_host_ed25519_key"
     if not hostkey.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hostkey)], check=True)
@@ -222,6 +242,7 @@ def start(state_dir: Path, port: int, user: str, password: str, authorized_key: 
         "port": port,
         "user": user,
         "pids": {"netconfd": ncd.pid, "sshd": sshd.pid},
+        "socket": str(sock),
         "modules": list(MODULES),
         "log": str(state_dir / "netconfd.log"),
     }
@@ -242,7 +263,8 @@ def stop(state_dir: Path) -> dict:
                 os.kill(pid, signal.SIGKILL)
     if state:
         (state_dir / "state.json").unlink(missing_ok=True)
-        (state_dir / "ncxserver.sock").unlink(missing_ok=True)
+        if state.get("socket"):
+            Path(state["socket"]).unlink(missing_ok=True)
     return {"up": False}
 
 

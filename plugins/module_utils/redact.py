@@ -21,7 +21,7 @@ _CONFIG_SECRET_PATTERNS = [
     # FRR / IOS: neighbor X password Y
     re.compile(r"(\bneighbor\s+\S+\s+password\s+(?:[0-7]\s+)?)(\S+)"),
     # IOS keyring: pre-shared-key [local|remote] [0|6|7] KEY
-    re.compile(r"(\bpre-shared-key\s+(?:(?:local|remote)\s+)?(?:[0-7]\s+)?)(\S+)"),
+    re.compile(r"(\bpre-shared-key\s+(?:(?:local|remote)\s+)?(?:[0-7]\s+)?)(?!ascii-text|hexadecimal)(\S+)"),
     # Junos: pre-shared-key ascii-text "..." / authentication-key "..."
     re.compile(r"(\b(?:ascii-text|hexadecimal|authentication-key)\s+)(\"[^\"]*\"|\S+)"),
     # IOS enable/username secrets

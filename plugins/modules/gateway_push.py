@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 module: gateway_push
 short_description: Push a rendered gateway configuration to a Cisco IOS-XE or Junos router, commit-confirmed
 description:
-  - Runs on the controller (use C(delegate_to: localhost)) and talks to the router over the selected transport.
+  - Runs on the controller (delegate it to localhost) and talks to the router over the selected transport.
   - C(action=push) computes the exact change (hier_config remediation for CLI, the device's own candidate diff for
     NETCONF and NAPALM), and unless in check mode applies it so that it is undone unless confirmed
     (NETCONF confirmed-commit with persist id, NAPALM C(commit_config(revert_in)), CLI pre-change snapshot).
@@ -110,7 +110,7 @@ options:
     description: NAPALM driver (default junos for junos, ios for cisco_iosxe; C(mock) for tests).
     type: str
   napalm_optional_args:
-    description: NAPALM optional_args (for the mock driver C({path: DIR})).
+    description: NAPALM optional_args (for the mock driver a dict with C(path) set to the recorded answers).
     type: dict
   hostkey_verify:
     description: Verify the NETCONF SSH host key against known_hosts.
@@ -208,7 +208,6 @@ rolled_back:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.stowpath.core.plugins.module_utils.transports.base import DEFAULT_TRANSPORT, ConnParams
 from ansible_collections.stowpath.core.plugins.module_utils.transports.push import PushError, finish, push
 

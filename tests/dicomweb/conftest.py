@@ -7,26 +7,47 @@ The URL host is ``dicom.lab.example`` (the server certificate's SAN); the probes
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import Target
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import Target  # noqa: E402
 
-from lab.services.cloud_dicomweb import CloudHandle, start_cloud_dicomweb, stop_cloud_dicomweb  # noqa: E402
-from lab.services.pki import generate_lab_pki  # noqa: E402
+def _load(name: str, path: Path) -> ModuleType:
+    """Import a lab service module by path, under a private name.
+
+    The name ``lab`` is ambiguous under pytest: a ``tests/lab/`` package shadows the repository's
+    ``lab/`` whenever ``tests/`` is on sys.path.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+labpki = _load("stowpath_lab_pki", REPO / "lab" / "services" / "pki.py")
+cd = _load("stowpath_lab_cloud_dicomweb", REPO / "lab" / "services" / "cloud_dicomweb.py")
+CloudHandle = cd.CloudHandle
+start_cloud_dicomweb = cd.start_cloud_dicomweb
+stop_cloud_dicomweb = cd.stop_cloud_dicomweb
+generate_lab_pki = labpki.generate_lab_pki
 
 KEY_PASSWORD = "stowpath-test-key-pw"  # test-only password of the generated encrypted key
 BASIC_USER = "stow-test"
 BASIC_PASSWORD = "correct-horse-battery"  # test-only Basic-auth password
 HOST = "dicom.lab.example"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes seconds on purpose (timeouts, large uploads)")

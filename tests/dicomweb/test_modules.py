@@ -8,9 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab.services.cloud_dicomweb import free_port
-
-from .conftest import BASIC_PASSWORD, BASIC_USER, KEY_PASSWORD, REPO
+from .conftest import BASIC_PASSWORD, BASIC_USER, KEY_PASSWORD, REPO, cd
 
 PLAYBOOK = """
 - name: DICOMweb probes on localhost
@@ -127,7 +125,7 @@ def test_modules_and_role_through_ansible(svc_basic, pki, tmp_path):
     book = tmp_path / "play.yml"
     book.write_text(PLAYBOOK)
     extra = {"pki": pki, "url": svc_basic.url, "key_password": KEY_PASSWORD, "user": BASIC_USER,
-             "password": BASIC_PASSWORD, "free_port": free_port()}
+             "password": BASIC_PASSWORD, "free_port": cd.free_port()}
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-v",

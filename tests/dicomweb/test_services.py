@@ -12,10 +12,7 @@ import pytest
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import Target, run_tls_probe
 from cryptography import x509
 
-from lab.services import cloud_dicomweb as cd
-from lab.services.pki import generate_lab_pki
-
-from .conftest import REPO
+from .conftest import REPO, cd, generate_lab_pki
 
 
 def load(path: str) -> x509.Certificate:

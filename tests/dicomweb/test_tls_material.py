@@ -15,7 +15,7 @@ from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.tls import 
     validate_material,
 )
 
-from .conftest import KEY_PASSWORD, REPO
+from .conftest import KEY_PASSWORD, REPO, labpki
 
 
 def read(path: str) -> bytes:
@@ -79,8 +79,6 @@ def test_client_cert_from_another_ca(pki):
 
 
 def test_chain_with_intermediate_in_the_cert_file(tmp_path):
-    from lab.services import pki as labpki
-
     root = labpki.make_ca("Root CA", key_type="ec")
     inter_key = labpki.make_key("ec")
     # an intermediate CA signed by the root: issue_cert builds leaves, so sign a CA by hand

@@ -11,9 +11,7 @@ from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes impo
     run_tls_probe,
 )
 
-from lab.services.cloud_dicomweb import free_port
-
-from .conftest import BASIC_PASSWORD, BASIC_USER, KEY_PASSWORD
+from .conftest import BASIC_PASSWORD, BASIC_USER, KEY_PASSWORD, cd
 
 
 def by_id(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -111,7 +109,7 @@ def test_url_host_not_in_the_certificate(svc, target_for):
 
 
 def test_connection_refused(target_for, svc):
-    port = free_port()
+    port = cd.free_port()
     result = run_tls_probe(target_for(svc, url=f"https://dicom.lab.example:{port}/dicomweb/studies"))
     assert_failure(result, "connection_refused", "tls.connect")
 
@@ -204,3 +202,63 @@ def test_plain_http_on_the_tls_port_is_not_tls(target_for, svc):
     url = f"https://dicom.lab.example:{svc.orthanc_port}/dicom-web/studies"
     result = run_tls_probe(target_for(svc, url=url))
     assert_failure(result, "not_tls", "tls.handshake")
+
+
+@pytest.fixture()
+def strict_tls_server(pki):
+    """A TLS server that aborts the handshake without a valid client certificate (like HAProxy or an
+    AWS ALB in mTLS verify mode), unlike nginx's HTTP 400. Real sockets on loopback, one thread."""
+    import socket
+    import ssl
+    import threading
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki["server_cert"], pki["server_key"])
+    ctx.load_verify_locations(pki["ca"])
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            try:
+                with ctx.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(65536)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\n"
+                                b"Content-Length: 2\r\nConnection: close\r\n\r\n[]")
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(2)
+    listener.close()
+
+
+@pytest.mark.parametrize(("cert", "code"), [
+    (None, "client_cert_missing"),
+    ("client_other_ca", "client_cert_rejected"),
+    ("client_expired", "client_cert_rejected"),
+    ("client", None),
+])
+def test_handshake_level_client_cert_rejection(strict_tls_server, target_for, svc, pki, cert, code):
+    url = f"https://dicom.lab.example:{strict_tls_server}/dicomweb/studies"
+    kw = {"client_cert": pki[f"{cert}_cert"], "client_key": pki[f"{cert}_key"]} if cert else {
+        "client_cert": None, "client_key": None}
+    result = run_tls_probe(target_for(svc, url=url, **kw))
+    if code is None:
+        assert result["failure"] is None, result["checks"]
+        return
+    assert result["failure"]["code"] == code, result["checks"]
+    request = by_id(result)["tls.request"]
+    # the TLS alert, or (racing the server's close) a reset right after the handshake
+    assert request["detail"].get("tls_alert") or "right after the TLS handshake" in request["cause"]
+    if cert:
+        assert "likely:" in request["cause"]

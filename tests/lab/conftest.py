@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
-from labctl import lab, lab_status
+from labctl import lab, lab_status, serialized
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +15,14 @@ def lab_up() -> dict[str, Any]:
         pytest.skip("the lab needs root")
     lab("up")
     return lab_status()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _lab_serialized(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Lab modules run one at a time, whatever the xdist worker (see labctl.serialized)."""
+    marks = getattr(request.module, "pytestmark", [])
+    if any(getattr(m, "name", None) == "lab" for m in (marks if isinstance(marks, list) else [marks])):
+        with serialized():
+            yield
+    else:
+        yield

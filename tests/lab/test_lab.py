@@ -8,6 +8,7 @@ import json
 import re
 import stat
 import sys
+import time
 import xml.etree.ElementTree as ET  # noqa: N817 (parsing our own output)
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,9 @@ from typing import Any
 import pytest
 import reference_gateway as ref
 import yaml
-from labctl import REPO, lab_exec, lab_status
+from labctl import REPO, lab_exec, lab_module, lab_status
 
-sys.path.insert(0, str(REPO / "lab"))
-import lab as labmod  # noqa: E402
+labmod = lab_module()
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
@@ -137,16 +137,15 @@ def test_cloud_side_works_with_a_correct_customer_config(lab_up: dict[str, Any])
     try:
         ref.onboard_vpn()
         ref.onboard_dx()
-        import time
-
+        ref.wait_cloud_route()  # the customer side has the cloud route; now the cloud must have the LAN
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while True:
             cloud = lab_status()["cloud"]
             up = [k for k, v in cloud["ike"].items() if v == "ESTABLISHED +child"]
             est = [b for b in cloud["bgp"].values() if b["state"] == "Established" and b["pfx_rcvd"] == 1]
-            if len(up) == 2 and len(est) == 3:
+            if (len(up), len(est)) == (2, 3) or time.monotonic() > deadline:
                 break
-            time.sleep(0.5)
+            time.sleep(0.3)
         assert sorted(up) == ["cgw-tun1", "cgw-tun2"] and len(est) == 3, cloud
         ping = lab_exec("pacs", "ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", labmod.CLOUD_HOST).stdout
         assert " 0% packet loss" in ping

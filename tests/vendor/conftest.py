@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from stowpath_testlib import REPO, base_vars
-
 from ansible_collections.stowpath.core.plugins.module_utils.render import render_site
 from ansible_collections.stowpath.core.plugins.module_utils.site import load_site, site_secrets
 from ansible_collections.stowpath.core.plugins.module_utils.transports.base import ConnParams
+from stowpath_testlib import REPO, base_vars
 
 INVENTORY = REPO / "inventories" / "example"
 LAB = REPO / "lab" / "vendor"

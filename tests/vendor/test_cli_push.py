@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from ansible_collections.stowpath.core.plugins.module_utils.platforms import cisco_iosxe as ios
 from ansible_collections.stowpath.core.plugins.module_utils.site import site_secrets
 from ansible_collections.stowpath.core.plugins.module_utils.transports import push as P

@@ -11,13 +11,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 import reference_gateway as ref
-from labctl import REPO, lab, lab_exec, lab_status
+from labctl import REPO, lab, lab_exec
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
@@ -42,21 +41,11 @@ def statuses(result: dict[str, Any]) -> dict[str, str]:
     return {c["id"]: c["status"] for c in result["checks"]}
 
 
-def wait_cloud_established(n: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        bgp = lab_status()["cloud"].get("bgp", {})
-        if sum(1 for b in bgp.values() if b["state"] == "Established") >= n:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"cloud side did not see {n} BGP sessions Established: {lab_status()['cloud']}")
-
-
 @pytest.fixture(scope="module")
 def onboarded(lab_up: dict[str, Any]) -> Iterator[None]:
     ref.onboard_vpn()
     ref.onboard_dx()
-    wait_cloud_established(3)
+    ref.wait_cloud_route()
     yield
     lab("cloud-repair")
     ref.reset("cgw")
@@ -110,7 +99,7 @@ def test_causes_when_the_cloud_refuses_the_facility(onboarded: None) -> None:
         lab("cloud-repair")
         for t in ("tun1", "tun2"):  # after AUTHENTICATION_FAILED charon does not retry by itself
             lab_exec("cgw", "swanctl", "--initiate", "--child", t, "--timeout", "10")
-        wait_cloud_established(3)
+        ref.wait_cloud_route()
 
 
 def test_firewall_check_sees_ports_the_firewalls_let_through(onboarded: None) -> None:
@@ -139,3 +128,4 @@ def test_empty_gateway_is_reported_as_not_configured(onboarded: None) -> None:
         assert cgw["BGP"]["local_asn"] is None
     finally:
         ref.onboard_vpn()
+        ref.wait_cloud_route(("cgw",))

@@ -407,25 +407,26 @@ class Client:
                 conn.putheader(k, v)
             if body is not None:
                 conn.putheader("Content-Length", str(content_length or 0))
-            conn.endheaders()
             t_sent_headers = time.monotonic()
             send_error: BaseException | None = None
-            if body is not None:
-                sock = conn.sock
-                try:
+            try:
+                conn.endheaders()
+                if body is not None:
+                    sock = conn.sock
                     if isinstance(body, (bytes, bytearray)):
                         sock.sendall(body)
                     else:
                         for chunk in body:
                             sock.sendall(chunk)
-                except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
-                    send_error = exc  # the server may have answered early: try to read it
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+                send_error = exc  # the server may have answered (or sent a TLS alert) early: read it
             t_sent = time.monotonic()
             conn.phase = "response"
             try:
                 resp = conn.getresponse()
-            except (http.client.RemoteDisconnected, ConnectionError, ssl.SSLError, OSError):
-                if send_error is not None:
+            except (http.client.RemoteDisconnected, ConnectionError, ssl.SSLError, OSError) as exc:
+                alert = isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in ALERTS_CLIENT_CERT
+                if send_error is not None and not alert:
                     raise send_error from None
                 raise
             t_first = time.monotonic()

@@ -119,7 +119,7 @@ def _context(target: Target) -> tuple[ssl.SSLContext | None, Failure | None]:
 
 
 def _enrich_client_rejection(fail: Failure, client: dict[str, Any] | None) -> None:
-    if client is None or fail.code != "client_cert_rejected":
+    if client is None or fail.code != "client_cert_rejected" or "client_cert_hints" in fail.detail:
         return
     hints = []
     if client.get("expired"):
@@ -132,6 +132,29 @@ def _enrich_client_rejection(fail: Failure, client: dict[str, Any] | None) -> No
     if hints:
         fail.cause += "; likely: " + "; ".join(hints)
         fail.detail["client_cert_hints"] = hints
+
+
+def _explain_reset(fail: Failure, phase: str, target: Target, client: dict[str, Any] | None) -> Failure:
+    """A connection closed right after a good handshake, before any HTTP answer.
+
+    TLS front ends that verify client certificates in the handshake (HAProxy, cloud load
+    balancers) send an alert and close; the client often sees only the reset. With local evidence
+    (no client certificate, an expired one, one from another CA) that is the likely cause.
+    """
+    if fail.code != "connection_reset" or phase not in ("send", "response"):
+        return fail
+    base = "the service closed the connection right after the TLS handshake, before any HTTP answer"
+    if not target.client_cert:
+        out = failure("client_cert_missing", f"{base}: it probably requires a client certificate (mTLS) "
+                      "and none was sent", **fail.detail)
+        return out
+    out = failure("client_cert_rejected", f"{base}: it probably rejected the client certificate", **fail.detail)
+    _enrich_client_rejection(out, client)
+    if "client_cert_hints" in out.detail:
+        return out
+    fail.cause = (f"{base}; if the service verifies client certificates in the handshake it may have "
+                  "rejected this one, otherwise a firewall/proxy cut the connection")
+    return fail
 
 
 def _peek_server(endpoint: Endpoint, timeout: float) -> list[dict[str, Any]]:
@@ -269,10 +292,11 @@ def run_tls_probe(target: Target, warn_days: int = DEFAULT_WARN_DAYS) -> dict[st
     try:
         resp = query(client, {"limit": 1})
     except ProbeError as exc:
-        _enrich_client_rejection(exc.failure, client_facts)
-        checks.append(_fail_check("tls.request", "tls", title, exc.failure, exc.timings.get("total_s", 0.0)))
+        fail = _explain_reset(exc.failure, exc.phase, target, client_facts)
+        _enrich_client_rejection(fail, client_facts)
+        checks.append(_fail_check("tls.request", "tls", title, fail, exc.timings.get("total_s", 0.0)))
         client.close()
-        return finish(exc.failure)
+        return finish(fail)
     client.close()
     fail = classify_http(resp, has_client_cert=bool(target.client_cert), has_basic_auth=bool(target.username))
     if fail is not None:

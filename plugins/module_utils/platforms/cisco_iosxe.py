@@ -355,7 +355,7 @@ TTP_TEMPLATES = {
     # ntc-templates has no 'show crypto ikev2 sa'; this follows IOS-XE's layout.
     "show crypto ikev2 sa": """
 <group name="sas">
-{{ tunnel_id | DIGIT }}         {{ local | IP }}/{{ local_port | DIGIT }}{{ ignore("\\s+") }}{{ remote | IP }}/{{ remote_port | DIGIT }}{{ ignore("\\s+") }}{{ fvrf }}/{{ ivrf }}{{ ignore("\\s+") }}{{ status }}
+{{ tunnel_id | DIGIT }} {{ local | IP }}/{{ local_port | DIGIT }} {{ remote | IP }}/{{ remote_port | DIGIT }} {{ fvrf }}/{{ ivrf }} {{ status }}
       Encr: {{ encryption | ORPHRASE }}, PRF: {{ prf }}, Hash: {{ hash }}, DH Grp:{{ dh_group | DIGIT }}, Auth sign: {{ auth_sign }}, Auth verify: {{ auth_verify }}
       Life/Active Time: {{ lifetime | DIGIT }}/{{ active | DIGIT }} sec
 </group>
@@ -376,7 +376,7 @@ def _ttp(template: str, text: str) -> list[dict[str, Any]]:
 def tunnel_checks_input(ikev2_text: str, bgp_summary_text: str) -> dict[str, Any]:
     """State for the verification checks: IKEv2 SAs by peer, BGP neighbors by address."""
     sas = {s["remote"]: s for s in parse_show("show crypto ikev2 sa", ikev2_text)}
-    bgp = {r.get("bgp_neigh") or r.get("neighbor"): r for r in parse_show("show ip bgp summary", bgp_summary_text)}
+    bgp = {r["bgp_neighbor"]: r for r in parse_show("show ip bgp summary", bgp_summary_text)}
     return {"ike_sas": sas, "bgp": bgp}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from ..redact import MASK, mask_secrets
+from ..redact import MASK
 
 PLATFORM = "junos"
 JUNOS_SECRET = re.compile(r'"?\$9\$[^"\s;]+"?')
@@ -28,10 +28,19 @@ OWNED = (
 )
 
 
+CLI_SECRET = re.compile(r'(\b(?:ascii-text|hexadecimal|authentication-key)\s+)("[^"]*"|\S+?)(;|\s|$)')
+
+
 def mask(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask known secrets, Junos ``$9$`` strings and XML secret elements."""
-    text = mask_secrets(text, secrets)
+    """Mask known secrets, Junos ``$9$`` strings, and set/brace/XML secret statements.
+
+    (Not redact.mask_secrets' generic patterns: its IOS keyring rule would eat Junos' ``ascii-text``.)
+    """
+    for value in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(value, MASK)
     text = JUNOS_SECRET.sub(f'"{MASK}"', text)
+    text = CLI_SECRET.sub(lambda m: m.group(1) + (f'"{MASK}"' if m.group(2).startswith('"') else MASK) + m.group(3),
+                          text)
     text = SECRET_COMMENT.sub("", text)
     return SECRET_XML.sub(lambda m: m.group(1) + MASK + m.group(3), text)
 
@@ -120,12 +129,22 @@ TTP_IKE_SA = """
 """
 
 
+# ntc-templates' juniper_junos_show_bgp_summary predates the "Last Up/Dwn State" layout of current
+# Junos (and errors on its Table block), so TTP here; NAPALM's get_bgp_neighbors() is the other source.
+TTP_BGP_SUMMARY = """
+<group name="sas">
+{{ peer | IP }} {{ peer_as | DIGIT }} {{ in_pkt | DIGIT }} {{ out_pkt | DIGIT }} {{ out_q | DIGIT }} {{ flaps | DIGIT }} {{ up_down }} {{ state | WORD }}
+</group>
+"""
+TTP_TEMPLATES = {"show security ike security-associations": TTP_IKE_SA, "show bgp summary": TTP_BGP_SUMMARY}
+
+
 def parse_show(command: str, text: str) -> list[dict[str, Any]]:
-    """``show security ike security-associations`` (TTP) and ntc-templates' Junos commands."""
-    if command == "show security ike security-associations":
+    """Junos show output: TTP templates above, ntc-templates (TextFSM) for other commands."""
+    if command in TTP_TEMPLATES:
         from ttp import ttp
 
-        parser = ttp(data=text, template=TTP_IKE_SA)
+        parser = ttp(data=text, template=TTP_TEMPLATES[command])
         parser.parse()
         result = parser.result()[0][0]
         groups = result.get("sas", []) if isinstance(result, dict) else []

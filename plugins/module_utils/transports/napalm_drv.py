@@ -69,7 +69,9 @@ class NapalmTransport(Transport):
             raise ConnectError(f"NAPALM ({driver_name}) cannot connect to {conn.host}:{conn.port}: {text}") from None
 
     def mask(self, text: str) -> str:
-        return junos_platform.mask(super().mask(text), self.secrets)
+        if self.platform == "junos":
+            return junos_platform.mask(text, self.secrets)
+        return super().mask(text)
 
     def _load(self, payload: str, mode: str) -> None:
         try:
