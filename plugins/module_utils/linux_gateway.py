@@ -152,7 +152,7 @@ def conn_names(listing: str) -> set[str]:
 
 
 def nft_table(run: Runner) -> str | None:
-    rc, out, _ = run(["nft", "list", "table", *NFT_TABLE])
+    rc, out, _ = run(["nft", "--stateless", "list", "table", *NFT_TABLE])  # no counters
     return out if rc == 0 else None
 
 
@@ -255,12 +255,32 @@ def reload_nft(run: Runner, nft_path: str) -> None:
 
 
 def reload_all(run: Runner, subsystems: list[str], paths: dict[str, str], before_conns: set[str]) -> None:
-    if "nft" in subsystems:
-        reload_nft(run, paths["nft"])
+    """FRR first (it owns the tunnel inside addresses: kernel-libipsec refuses a CHILD_SA whose inside
+    address is not on the route interface yet), then the firewall, then IPsec."""
     if "frr" in subsystems:
         reload_frr(run, paths["frr"])
+    if "nft" in subsystems:
+        reload_nft(run, paths["nft"])
     if "swanctl" in subsystems:
         reload_swanctl(run, before_conns)
+    start_idle_children(run)
+
+
+def idle_children(conns_listing: str, sas_listing: str) -> list[str]:
+    """Children of loaded connections that have no INSTALLED CHILD_SA (``swanctl --list-sas``)."""
+    children = re.findall(r"^  (\S+): TUNNEL", conns_listing, re.M)
+    installed = set(re.findall(r"^  (\S+): #\d+, reqid \d+, INSTALLED", sas_listing, re.M))
+    return [c for c in children if c not in installed]
+
+
+def start_idle_children(run: Runner) -> list[str]:
+    """``swanctl --load-all`` starts only new or changed connections: after an outage or a failed
+    authentication an unchanged connection would stay down, so initiate every idle child."""
+    rc, sas, _ = run(["swanctl", "--list-sas"])
+    idle = idle_children(swanctl_conns(run), sas if rc == 0 else "")
+    for child in idle:
+        run(["swanctl", "--initiate", "--child", child, "--timeout", "5"])
+    return idle
 
 
 def apply(run: Runner, p: Plan, paths: dict[str, str], state_dir: str) -> str:

@@ -125,6 +125,9 @@ table inet reference_gw {{
 """
 
 
+# what stowpath's own push leaves beside the main files (drop-ins and its push state): removed so
+# that the device is what the lab built and the reference configuration is the only one loaded
+CLEAR_DROPINS = "rm -f /etc/swanctl/conf.d/*.conf /etc/nftables.d/*; rm -rf /var/lib/stowpath/*"
 EMPTY_SWANCTL = "# swanctl.conf of a stowpath lab device: empty until the gateway is onboarded\ninclude conf.d/*.conf\n"
 EMPTY_NFT = ("#!/usr/sbin/nft -f\n# nftables.conf of a stowpath lab device: empty until the gateway is onboarded\n"
              "flush ruleset\n")
@@ -140,6 +143,7 @@ def push(host: str, swanctl: str | None, frr: str, nftables: str) -> None:
     FRR first: zebra puts the tunnel inside addresses on ipsec0, and kernel-libipsec fails to install
     a CHILD_SA ("error installing route with policy") while its local inside address is missing.
     """
+    ssh(host, CLEAR_DROPINS)
     ssh(host, "umask 027; cat > /etc/frr/frr.conf && chown frr:frr /etc/frr/frr.conf && "
               "/usr/lib/frr/frr-reload.py --reload --stdout /etc/frr/frr.conf >/dev/null", frr)
     if swanctl is not None:
@@ -164,6 +168,7 @@ def reset(host: str) -> None:
     """
     if host == "pacs":
         return
+    ssh(host, CLEAR_DROPINS)
     ssh(host, "cat > /etc/frr/frr.conf && chown frr:frr /etc/frr/frr.conf && "
               "/usr/lib/frr/frr-reload.py --reload --stdout /etc/frr/frr.conf >/dev/null", empty_frr(host))
     ssh(host, "umask 077; cat > /etc/swanctl/swanctl.conf && swanctl --load-all --clear >/dev/null; "
