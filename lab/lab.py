@@ -46,6 +46,7 @@ PREFIX = "sp-"
 MGMT_NET = ipaddress.ip_network("169.254.250.0/24")
 MGMT_ROOT = "169.254.250.1"
 MGMT_ROOT_IF = "sp-mgmt"
+MGMT_PACS = "169.254.250.12"
 FACILITY_LAN = "203.0.113.0/26"
 CLOUD_CIDR = "203.0.113.128/26"
 CLOUD_HOST = "203.0.113.140"
@@ -191,7 +192,7 @@ def fleet_name(i: int) -> str:
 
 def devices(fleet: int) -> list[Device]:
     devs = [
-        Device("pacs", mgmt="169.254.250.12", managed=True,
+        Device("pacs", mgmt=MGMT_PACS, managed=True,
                addrs={"eth0": ["203.0.113.10/26"]}, default_gw="203.0.113.1"),
         Device("cgw", mgmt="169.254.250.10", charon=True, frr=True, managed=True, forward=True,
                addrs={"eth0": ["198.51.100.24/24"], "eth1": ["203.0.113.1/26"]}, default_gw=WAN_GW),
@@ -535,7 +536,9 @@ def boot_script(dev: Device, params: dict[str, Any] | None) -> str:
     # directories on top for ssh (own host key), swanctl and frr; /run last: it hides $D
     lines.append('mount -t overlay overlay -o "lowerdir=/etc,upperdir=$D/etc-upper,workdir=$D/etc-work" /etc')
     binds = [("etc-ssh", "/etc/ssh"), ("etc-swanctl", "/etc/swanctl"), ("etc-frr", "/etc/frr"),
-             ("var-lib-stowpath", "/var/lib/stowpath"), ("root", "/root"), ("tmp", "/tmp"), ("run", "/run")]
+             ("var-lib-stowpath", "/var/lib/stowpath"), ("tmp", "/tmp"), ("run", "/run")]
+    # /root stays the host's: the project's virtualenv (the PACS host's Python in the lab) may point at
+    # an interpreter under /root (pyenv), which a private /root would hide
     lines += [f'mount --bind "$D/{src}" {dst}' for src, dst in binds]
     lines += [f"hostname {dev.name}", "mkdir -p /run/sshd /run/frr /run/lock", "chown frr:frr /run/frr",
               "chmod 755 /run/frr"]
@@ -746,6 +749,26 @@ def _start_cloud_dicomweb(cloud_dir: Path) -> dict[str, Any]:
     return {"kind": "dicomweb", "url": f"https://{DICOMWEB_HOST}/dicomweb/studies", "mtls": "on",
             "pki": str(STATE / "pki"), "ca": files["ca"], "client_cert": files["client_cert"],
             "client_key": files["client_key"], "pids": pids}
+
+
+# The facility's on-prem PACS: an Orthanc inside the pacs device (its mount namespace, so it sees the
+# TLS material Ansible installs under the device's /etc/stowpath/tls), REST API on 8042, reachable from
+# the root namespace at the management address (throwaway lab credentials, see inventories/lab).
+PACS_DIR = Path("/srv/stowpath-lab/pacs")
+PACS_API_USER, PACS_API_PASSWORD = "stowpath-lab", "stowpath-lab-pacs"
+
+
+def start_pacs_service() -> dict[str, Any]:
+    pacs = _service_module("pacs")
+    holder = read_pid(STATE / "dev" / "pacs" / "holder.pid")
+    if not holder:
+        raise LabError("pacs device is not running")
+    handle = pacs.start_pacs(PACS_DIR, ip=MGMT_PACS, port=8042, username=PACS_API_USER,
+                             password=PACS_API_PASSWORD,
+                             exec_prefix=["nsenter", "-t", str(holder), "-m", "-u", "-n", "--"])
+    studies = pacs.load_test_studies(handle, count=1, instances=2)
+    return {"kind": "orthanc", "pid": handle.pid, "workdir": str(PACS_DIR), "config": handle.config,
+            "api": f"http://{MGMT_PACS}:8042", "studies": studies}
 
 
 def _service_module(name: str) -> Any:
@@ -995,6 +1018,7 @@ def up(fleet: int) -> int:
             build_network(devs, params)
             start_devices(devs)
             service = start_cloud_service(params)
+            pacs_service = start_pacs_service()
             files = write_vendor_files(params)
         except Exception:
             if os.environ.get("STOWPATH_LAB_KEEP_FAILED"):
@@ -1007,6 +1031,7 @@ def up(fleet: int) -> int:
         write(STATE / "state.json", json.dumps({
             "version": 1, "fleet": fleet, "checkout": str(REPO), "up_seconds": elapsed,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files, "cloud_service": service,
+            "pacs_service": pacs_service,
             "ssh_key": str(SSH_KEY)}, indent=2), 0o600)
     ok, rows = health(load_state())
     if not ok:
@@ -1066,6 +1091,9 @@ def _down() -> list[str]:
         if p.exists() and state.get("checkout", str(REPO)) == str(REPO):
             p.unlink()
             removed.append(str(p))
+    if PACS_DIR.parent.is_dir():
+        shutil.rmtree(PACS_DIR.parent, ignore_errors=True)
+        removed.append(str(PACS_DIR.parent))
     fleet_dir = FILES / "fleet"
     if fleet_dir.is_dir() and not any(fleet_dir.iterdir()):
         fleet_dir.rmdir()
