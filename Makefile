@@ -44,12 +44,26 @@ lint: venv
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --offline --format=pep8 --nocolor
 
-unit: venv
-	$(BIN)/pytest -q tests
+unit: venv ## the tests that need no lab
+	$(BIN)/pytest -q -n 2 -m "not lab" tests
 
 test: setup ## the test suite CI runs (.ci/run calls exactly this)
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest -q -n 2 tests
+	$(MAKE) --no-print-directory lab-up
+	$(BIN)/pytest -q -n 2 -m "not lab" tests
+	$(BIN)/pytest -q -m lab tests
+	cd roles/gateway_push && $(BIN)/molecule test
+
+demo: lab-up ## onboard the lab facility end to end and print where the report is
+	$(BIN)/ansible-playbook playbooks/onboard-site.yml -i inventories/lab
+	@echo
+	@echo "stowpath demo: lab facility onboarded. Report: $(CURDIR)/reports/lab-facility/report.html"
+	@echo "  (also report.json / report.xml there; the DX facility: reports/lab-facility-dx/)"
+
+bench: lab-up ## benchmarks: print figures (no assertions)
+	$(PY) bench/lab_bench.py
+	$(PY) bench/stow_bench.py
+	$(PY) bench/vendor_bench.py --repeat 3
 
 lock:
 	rm -rf /tmp/stowpath-lock && python3 -m venv /tmp/stowpath-lock

@@ -16,7 +16,7 @@ last push) and compares only what stowpath owns:
 * runtime state: tunnels ESTABLISHED and BGP Established with routes (the verification evaluators).
 
 Nothing is changed on the device. Everything returned is masked; a device secret that differs from
-the intended one is shown as ``********(differs)``.
+the intended one is followed by ``[differs from intended]``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any, Callable
 from .. import linux_gateway as lg
 from ..checks import check
 from . import frr
-from .secrets import artifact_secrets, mask_marked
+from .secrets import DIFFERS, artifact_secrets, mask_marked
 
 Runner = Callable[[list[str]], "tuple[int, str, str]"]
 
@@ -146,7 +146,7 @@ def collect(run: Runner, artifacts: dict[str, str], paths: dict[str, str], state
         items.append(item(
             "drift.config.ipsec.swanctl_conf", "ipsec", "config", sw_path,
             f"{sw_path} differs from the rendered strongSwan configuration"
-            + (" (a pre-shared key differs)" if "(differs)" in a else ""),
+            + (" (a pre-shared key differs)" if DIFFERS in a else ""),
             diff, [f"install -m 0600 {build_hint}/swanctl.conf {sw_path}", "swanctl --load-all --noprompt"],
             [ln for ln in _diff_lines(diff) if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]))
     if current.get("nft") != wanted[nft_path]:

@@ -1,8 +1,8 @@
 """Secrets in drift output: masked, but a device secret that differs from the intended one says so.
 
 A drift diff that shows ``secret = "********"`` on both sides would hide the very change it reports
-(a PSK changed by hand). Here every config-form secret is masked; the mask of a value that is not
-one of the intended secrets carries a marker, so the diff line differs without revealing anything.
+(a PSK changed by hand). Here every config-form secret is masked; a value that is not one of the
+intended secrets is followed by a marker, so the diff line differs without revealing anything.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Iterable
 
 from ..redact import _CONFIG_SECRET_PATTERNS, MASK
 
-DIFFERS = MASK + "(differs)"
+DIFFERS = " [differs from intended]"  # after the masked value: re-masking keeps it
 
 # Secrets as they appear in rendered artifacts (strongSwan, FRR/IOS, Junos).
 _ARTIFACT_SECRET_RES = (
@@ -34,7 +34,7 @@ def artifact_secrets(texts: Iterable[str]) -> list[str]:
 
 
 def mask_marked(text: str, intended: Iterable[str] = ()) -> str:
-    """Mask every secret in ``text``; a config-form secret that is not an intended value shows ``DIFFERS``."""
+    """Mask every secret in ``text``; a config-form secret that is not an intended value is followed by ``DIFFERS``."""
     known = {s for s in intended if s}
 
     def repl(m: re.Match) -> str:
@@ -43,8 +43,7 @@ def mask_marked(text: str, intended: Iterable[str] = ()) -> str:
         bare = value[1:-1] if quoted else value
         if bare.startswith(MASK):
             return m.group(0)
-        mask = MASK if bare in known else DIFFERS
-        return m.group(1) + (f'"{mask}"' if quoted else mask)
+        return m.group(1) + (f'"{MASK}"' if quoted else MASK) + ("" if bare in known else DIFFERS)
 
     for value in sorted(known, key=len, reverse=True):
         text = text.replace(value, MASK)

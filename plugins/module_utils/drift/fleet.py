@@ -1,0 +1,134 @@
+"""The fleet drift report: ``reports/fleet/drift.json``, ``drift.xml`` (JUnit) and ``index.html``.
+
+Built next to the one-site report writers (:mod:`..report`) and with their redaction: every value
+under a secret-named key, every known secret and every config-form secret is masked before
+rendering, and :func:`..report.redaction.assert_clean` refuses an output that still holds one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from typing import Any, Iterable
+
+from ..report.redaction import assert_clean, sanitize
+from .model import DRIFTED, IN_SYNC, STATUSES, UNREACHABLE, as_checks, runtime_problems, summary, verdict
+
+SCHEMA = "stowpath/drift/v1"
+FILES = {"json": "drift.json", "junit": "drift.xml", "html": "index.html"}
+_ORDER = {UNREACHABLE: 0, DRIFTED: 1, IN_SYNC: 2}
+
+
+def host_entry(raw: dict[str, Any]) -> dict[str, Any]:
+    """One gateway's entry from what the playbook collected (collector result + context)."""
+    result = dict(raw.get("result") or {})
+    entry: dict[str, Any] = {
+        "host": raw["host"], "site_name": raw.get("site_name") or "unknown-site",
+        "platform": raw.get("platform") or "?", "unreachable": bool(result.get("unreachable")),
+        "error": result.get("error") or result.get("msg") if result.get("unreachable") else None,
+        "items": list(result.get("items") or []), "ignored": list(result.get("ignored") or []),
+        "checks": list(result.get("checks") or []) + list(raw.get("extra_checks") or []),
+        "errors": list(result.get("errors") or []), "facts": dict(result.get("facts") or {}),
+        "backup_dir": raw.get("backup_dir"), "remediation": raw.get("remediation"),
+    }
+    if result.get("failed") and not entry["unreachable"] and not entry["items"]:
+        entry["errors"].append(str(result.get("msg") or "the drift collection failed"))
+    entry["status"] = verdict(entry)
+    entry["summary"] = summary(entry)
+    entry["runtime_problems"] = [c["id"] for c in runtime_problems(entry["checks"])]
+    entry["commands"] = [c for i in entry["items"] for c in i.get("commands") or []]
+    return entry
+
+
+def build_fleet(hosts: Iterable[dict[str, Any]], secrets: Iterable[str] = (), generated_at: datetime | None = None,
+                title: str = "stowpath drift check", phase: str = "check") -> dict[str, Any]:
+    entries = sorted((host_entry(h) for h in hosts), key=lambda e: (_ORDER[e["status"]], e["site_name"], e["host"]))
+    counts = {s: sum(e["status"] == s for e in entries) for s in STATUSES}
+    when = (generated_at or datetime.now(UTC)).astimezone(UTC)
+    fleet = {
+        "schema": SCHEMA, "title": title, "phase": phase, "generated_at": when.isoformat(timespec="seconds"),
+        "status": "ok" if counts[IN_SYNC] == len(entries) else "attention",
+        "summary": {"total": len(entries), **counts}, "sites": entries,
+    }
+    return sanitize(fleet, [s for s in secrets if s])
+
+
+def render_json(fleet: dict[str, Any]) -> str:
+    return json.dumps(fleet, indent=2, default=str) + "\n"
+
+
+def render_junit(fleet: dict[str, Any]) -> str:
+    """One testsuite per gateway (``<site_name>.<host>``), one testcase per check; drift is a failure."""
+    all_checks = {e["host"]: as_checks(e) for e in fleet["sites"]}
+    total = sum(len(c) for c in all_checks.values())
+    fails = sum(c["status"] == "fail" for cs in all_checks.values() for c in cs)
+    root = ET.Element("testsuites", {"name": fleet["title"], "tests": str(total), "failures": str(fails),
+                                     "errors": "0", "timestamp": fleet["generated_at"]})
+    for e in fleet["sites"]:
+        checks = all_checks[e["host"]]
+        suite = ET.SubElement(root, "testsuite", {
+            "name": f"{e['site_name']}.{e['host']}", "tests": str(len(checks)),
+            "failures": str(sum(c["status"] == "fail" for c in checks)), "errors": "0",
+            "skipped": str(sum(c["status"] == "skip" for c in checks)), "timestamp": fleet["generated_at"]})
+        props = ET.SubElement(suite, "properties")
+        for name in ("site_name", "host", "platform", "status"):
+            ET.SubElement(props, "property", {"name": name, "value": str(e[name])})
+        for c in checks:
+            case = ET.SubElement(suite, "testcase", {"classname": f"stowpath.drift.{e['site_name']}.{e['host']}",
+                                                     "name": f"{c['id']}: {c['title']}",
+                                                     "time": f"{float(c.get('duration_s') or 0):.3f}"})
+            detail = c.get("detail") or {}
+            if c["status"] == "fail" or (c["status"] == "warn" and c["group"] != "drift"):
+                failure = ET.SubElement(case, "failure", {"message": str(c.get("cause") or c["title"]),
+                                                          "type": "drift" if c["group"] == "drift" else "runtime"})
+                text = [c["title"], f"cause: {c.get('cause')}", f"action: {c.get('action')}"]
+                if detail.get("diff"):
+                    text += ["diff:", detail["diff"]]
+                if detail.get("remediation"):
+                    text += ["remediation:", *detail["remediation"]]
+                failure.text = "\n".join(str(t) for t in text) + "\n"
+            elif c["status"] == "skip":
+                ET.SubElement(case, "skipped", {"message": str(c.get("cause") or "skipped")})
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def render_html(fleet: dict[str, Any], template_path: str) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.dirname(os.path.abspath(template_path))),
+                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template(os.path.basename(template_path)).render(fleet=fleet)
+
+
+def write_fleet(fleet: dict[str, Any], dest: str, template: str | None, secrets: Iterable[str] = (),
+                formats: Iterable[str] = ("json", "junit", "html")) -> dict[str, str]:
+    """Render every format, refuse any secret, then write them into ``dest`` (atomically per file)."""
+    known = [s for s in secrets if s]
+    texts: dict[str, str] = {}
+    for fmt in formats:
+        if fmt == "json":
+            text = render_json(fleet)
+        elif fmt == "junit":
+            text = render_junit(fleet)
+        elif fmt == "html":
+            if not template:
+                raise ValueError("the html format needs templates/report/fleet.html.j2")
+            text = render_html(fleet, template)
+        else:
+            raise ValueError(f"unknown format {fmt!r} (choose from {sorted(FILES)})")
+        assert_clean(text, known, FILES[fmt])
+        texts[FILES[fmt]] = text
+    os.makedirs(dest, mode=0o755, exist_ok=True)
+    out = {}
+    for name, text in texts.items():
+        path = os.path.join(dest, name)
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+        out[name] = path
+    return out

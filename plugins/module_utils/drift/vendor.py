@@ -1,0 +1,187 @@
+"""Drift of a vendor router (cisco_iosxe, junos), read from the controller through the push transports.
+
+The comparison is the push's own check-mode planner (:mod:`..transports`): ``Transport.diff`` in
+merge mode with what stowpath applied last (``<state_dir>/<device>.applied.json``) as ``previous``
+-- hier_config's scoped remediation of the owned/shared sections for the CLI, the device's own
+candidate diff for NETCONF, ``compare_config`` for NAPALM. The facility's other configuration is
+outside that scope, and type 7 / type 6 secrets are normalised there, so what remains is drift.
+
+The push layer calls an owned section that differs from what stowpath applied a *conflict* (it
+cannot tell a hand edit from somebody else's object with our name). For drift that distinction is
+known: a section stowpath applied before and that changed on the device is drift of our own
+section, and :func:`drift_aware_opener` lets a remediation restore it in merge mode. A section
+stowpath never applied stays a conflict (reported, never overwritten).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Callable
+
+from ..transports.base import (
+    DEFAULT_TRANSPORT,
+    AuthenticationError,
+    ConnectError,
+    ConnParams,
+    Transport,
+    TransportError,
+    open_transport,
+)
+from ..transports.state import PushState, device_id
+from .secrets import artifact_secrets, mask_marked
+
+ARTIFACT = {("cisco_iosxe", "netmiko"): "config.cfg", ("cisco_iosxe", "netconf"): "netconf.xml",
+            ("cisco_iosxe", "napalm"): "config.cfg", ("junos", "netconf"): "netconf.xml",
+            ("junos", "napalm"): "config.set"}
+# Top-level IOS lines -> area of the report.
+IOS_AREAS = ((r"^(no )?crypto ", "ipsec"), (r"^(no )?interface Tunnel", "tunnels"), (r"^(no )?ip access-list", "firewall"),
+             (r"^(no )?interface ", "interfaces"), (r"^(no )?(router bgp|ip prefix-list|route-map)", "bgp"),
+             (r"^(no )?ip route", "routes"))
+
+Opener = Callable[[str, "str | None", ConnParams, "list[str] | None"], Transport]
+
+
+def artifact_path(platform: str, transport: str | None, artifact_dir: str) -> str:
+    name = ARTIFACT.get((platform, transport or DEFAULT_TRANSPORT[platform]))
+    if not name:
+        raise TransportError(f"no artifact for {platform} over {transport}")
+    return os.path.join(artifact_dir, name)
+
+
+def previous_for(state_dir: str, conn: ConnParams, owner: str) -> str | None:
+    """What stowpath applied last to this device for ``owner`` (None: never, or for another owner)."""
+    applied = PushState(state_dir, device_id(conn.host, conn.port)).applied()
+    return applied["intended"] if applied and applied.get("owner") == owner else None
+
+
+def applied_before(conflict: str, previous: str | None, transport: str) -> bool:
+    """Did stowpath itself apply the section the push layer calls a conflict?"""
+    if not previous:
+        return False
+    if transport == "netconf":
+        from ..transports.netconf import _parse, as_config, entries
+
+        try:
+            root = _parse(as_config(previous))
+        except Exception:  # noqa: BLE001 - an unreadable record means "not provably ours"
+            return False
+        paths = tuple({k.split("[", 1)[0] for k in [conflict]})
+        return conflict in entries(root, paths)
+    return any(line.rstrip() == conflict for line in previous.splitlines())
+
+
+def drift_aware_opener(previous: str | None, base: Opener = open_transport) -> Opener:
+    """An opener whose transport drops 'conflicts' that are stowpath's own, hand-edited sections."""
+
+    def opener(platform: str, transport: str | None, conn: ConnParams, secrets: list[str] | None = None) -> Transport:
+        t = base(platform, transport, conn, secrets)
+        original = t.diff
+
+        def diff(intended: str, mode: str = "merge", prev: str | None = None):  # type: ignore[no-untyped-def]
+            change = original(intended, mode, prev)
+            ours = [c for c in change.conflicts if applied_before(c, previous, t.name)]
+            change.conflicts = [c for c in change.conflicts if c not in ours]
+            change.notes += [f"{c}: stowpath's own section, changed on the device (drift): restored" for c in ours]
+            return change
+
+        t.diff = diff  # type: ignore[method-assign]
+        return t
+
+    return opener
+
+
+def _area(header: str) -> str:
+    return next((area for rx, area in IOS_AREAS if re.match(rx, header)), "other")
+
+
+def split_sections(diff: str, commands: list[str]) -> list[tuple[str, str, list[str]]]:
+    """Per top-level section: ``(header, diff lines, commands)`` (CLI diffs of hier_config)."""
+    diffs: dict[str, list[str]] = {}
+    order: list[str] = []
+    header = ""
+    for line in diff.splitlines():
+        if line and not line[0].isspace():
+            header = line.lstrip("+- ").strip() if line[:2] in ("+ ", "- ") else line.strip()
+            if header not in diffs:
+                order.append(header)
+                diffs[header] = []
+        diffs.setdefault(header, []).append(line)
+    cmds: dict[str, list[str]] = {}
+    header = ""
+    for c in commands:
+        if c and not c[0].isspace():
+            header = c[3:].strip() if c.startswith("no ") and c[3:].strip() in diffs else c.strip()
+        cmds.setdefault(header, []).append(c)
+    for h in cmds:
+        if h not in diffs:
+            order.append(h)
+            diffs[h] = []
+    return [(h, "\n".join(diffs[h]) + "\n", cmds.get(h, [])) for h in order]
+
+
+def collect(platform: str, transport: str | None, conn: ConnParams, intended_path: str, *, state_dir: str,
+            owner: str, secrets: list[str] | None = None, opener: Opener = open_transport,
+            backup: bool = True) -> dict[str, Any]:
+    """Back up the running configuration and compute the owned-section drift (nothing is changed)."""
+    result: dict[str, Any] = {"items": [], "ignored": [], "checks": [], "backup": {}, "errors": [], "facts": {},
+                              "unreachable": False}
+    with open(intended_path, encoding="utf-8") as fh:
+        intended = fh.read()
+    known = artifact_secrets([intended]) + list(secrets or []) + conn.secrets()
+    previous = previous_for(state_dir, conn, owner)
+    state = PushState(state_dir, device_id(conn.host, conn.port))
+    pending = state.pending()
+    if pending:
+        result["facts"]["pending_push"] = f"push {pending.get('token')} ({pending.get('state')}) is not confirmed yet"
+    result["facts"]["applied_before"] = previous is not None
+    try:
+        t = opener(platform, transport, conn, known)
+    except (ConnectError, AuthenticationError) as exc:
+        result.update(unreachable=True, error=mask_marked(exc.message, known))
+        return result
+    try:
+        change = t.diff(intended, "merge", previous)
+    except TransportError as exc:
+        result["errors"].append(mask_marked(exc.message, known))
+        return result
+    finally:
+        t.close()
+    name = t.name
+    result["facts"]["transport"] = name
+    if backup:
+        ext = "xml" if name == "netconf" else "txt"
+        result["backup"][f"running-config.{ext}"] = mask_marked(t.mask(change.running), known)
+    build = os.path.dirname(intended_path)
+    how = {"netmiko": "configure terminal (then write memory after verification)",
+           "netconf": f"edit-config merge of {build}/netconf.xml, commit confirmed",
+           "napalm": "load_merge_candidate + commit_config(revert_in)"}.get(name, name)
+    conflicts = set(change.conflicts)
+    if change.changed and name == "netmiko":
+        for header, diff, cmds in split_sections(change.text_diff, change.commands):
+            drift_of_ours = header in conflicts and applied_before(header, previous, name)
+            result["items"].append({
+                "id": f"drift.running.{_area(header)}.{re.sub(r'[^a-z0-9]+', '_', header.lower()).strip('_')[:60]}",
+                "area": _area(header) if "adjust-mss" not in diff else "mss", "kind": "running", "object": header,
+                "title": f"'{header}' differs from the rendered configuration"
+                + (" (stowpath's section, edited on the device)" if drift_of_ours else ""),
+                "diff": mask_marked(diff, known), "commands": [mask_marked(c, known) for c in cmds],
+                "changes": [mask_marked(ln.strip(), known) for ln in diff.splitlines() if ln.strip()[:2] in ("+ ", "- ")],
+                "how": how})
+    elif change.changed:
+        result["items"].append({
+            "id": f"drift.running.{platform}.{name}", "area": "config", "kind": "running",
+            "object": f"{platform} running configuration",
+            "title": f"the device's configuration differs from the rendered {os.path.basename(intended_path)}",
+            "diff": mask_marked(change.text_diff, known), "commands": [mask_marked(c, known) for c in change.commands],
+            "changes": [mask_marked(c, known) for c in change.commands], "how": how})
+    for c in sorted(conflicts):
+        if not applied_before(c, previous, name):
+            result["items"].append({
+                "id": f"drift.conflict.{re.sub(r'[^a-z0-9]+', '_', c.lower()).strip('_')[:60]}", "area": "conflict",
+                "kind": "running", "object": c,
+                "title": f"'{c}' exists with stowpath's name but was not written by stowpath for {owner}",
+                "diff": "", "commands": [], "changes": ["not remediated automatically: rename/remove it on the device"],
+                "how": "manual"})
+    result["facts"]["notes"] = [mask_marked(n, known) for n in change.notes]
+    return result
