@@ -993,7 +993,7 @@ def up(fleet: int) -> int:
         state = load_state()
         ok, _ = health(state)
         if ok and state is not None and int(state.get("fleet", 0)) == fleet and \
-                all(Path(f).exists() for f in state.get("files", [])):
+                state.get("checkout") == str(REPO) and all(Path(f).exists() for f in state.get("files", [])):
             log(f"already up and healthy (built {state.get('created')} in {state.get('up_seconds')} s); leaving it")
             return 0
         if state is not None or any(n.startswith(PREFIX) for n in netns_list()) or STATE.exists():

@@ -24,17 +24,17 @@ _ORDER = {UNREACHABLE: 0, DRIFTED: 1, IN_SYNC: 2}
 def host_entry(raw: dict[str, Any]) -> dict[str, Any]:
     """One gateway's entry from what the playbook collected (collector result + context)."""
     result = dict(raw.get("result") or {})
+    # a collector that could not run at all (SSH down, module failed) leaves the gateway unchecked
+    unreachable = bool(result.get("unreachable")) or (bool(result.get("failed")) and not result.get("items"))
     entry: dict[str, Any] = {
         "host": raw["host"], "site_name": raw.get("site_name") or "unknown-site",
-        "platform": raw.get("platform") or "?", "unreachable": bool(result.get("unreachable")),
-        "error": result.get("error") or result.get("msg") if result.get("unreachable") else None,
+        "platform": raw.get("platform") or "?", "unreachable": unreachable,
+        "error": (result.get("error") or result.get("msg") or "no answer") if unreachable else None,
         "items": list(result.get("items") or []), "ignored": list(result.get("ignored") or []),
         "checks": list(result.get("checks") or []) + list(raw.get("extra_checks") or []),
         "errors": list(result.get("errors") or []), "facts": dict(result.get("facts") or {}),
         "backup_dir": raw.get("backup_dir"), "remediation": raw.get("remediation"),
     }
-    if result.get("failed") and not entry["unreachable"] and not entry["items"]:
-        entry["errors"].append(str(result.get("msg") or "the drift collection failed"))
     entry["status"] = verdict(entry)
     entry["summary"] = summary(entry)
     entry["runtime_problems"] = [c["id"] for c in runtime_problems(entry["checks"])]
