@@ -50,6 +50,10 @@ unit: venv ## the tests that need no lab
 test: setup ## the test suite CI runs (.ci/run calls exactly this)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory lab-up
+	@echo "== dry run (--check --diff) against every router of the lab inventory"
+	mkdir -p build && $(BIN)/ansible-playbook playbooks/onboard-site.yml -i inventories/lab --check --diff > build/dry-run-lab.log \
+	  || { tail -50 build/dry-run-lab.log; exit 1; }
+	@grep -A8 "PLAY RECAP" build/dry-run-lab.log
 	$(BIN)/pytest -q -n 2 -m "not lab" tests
 	$(BIN)/pytest -q -m lab tests
 	cd roles/gateway_push && $(BIN)/molecule test

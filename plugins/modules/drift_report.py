@@ -49,6 +49,14 @@ options:
     description: Shown in the report (C(check), or C(re-check after remediation)).
     type: str
     default: check
+  backup_pass:
+    description: Write backups only for entries collected in this pass (their C(pass)); others keep their backup.
+    type: int
+    default: 1
+  previous:
+    description: The C(verdicts) of an earlier pass (their C(backup_dir) is kept for gateways not collected again).
+    type: dict
+    default: {}
   secrets:
     description: Secret values to scrub from every output on top of the masking at the source.
     type: list
@@ -104,6 +112,8 @@ def main() -> None:
             "formats": {"type": "list", "elements": "str", "choices": ["json", "junit", "html"],
                         "default": ["json", "junit", "html"]},
             "phase": {"type": "str", "default": "check"},
+            "backup_pass": {"type": "int", "default": 1},
+            "previous": {"type": "dict", "default": {}},
             "secrets": {"type": "list", "elements": "str", "no_log": True},
         },
         supports_check_mode=True,
@@ -118,7 +128,10 @@ def main() -> None:
             result = dict(entry.get("result") or {})
             files = sanitize(result.pop("backup", None) or {}, secrets)
             entry["result"] = result
-            if p["backup_root"] and files and not result.get("unreachable"):
+            this_pass = int(entry.get("pass") or 1) == p["backup_pass"]
+            if not this_pass:
+                entry["backup_dir"] = (p["previous"].get(entry["host"]) or {}).get("backup_dir")
+            elif p["backup_root"] and files and not result.get("unreachable"):
                 for name, text in files.items():
                     assert_clean(text, secrets, f"backup {name}")
                 meta = {"platform": entry.get("platform"), "status": verdict(result)}

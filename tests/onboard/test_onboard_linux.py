@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from onboard.conftest import device_state, digest, lab, lab_secrets, playbook, recap
+from onboard.conftest import REPO, device_state, digest, lab, lab_secrets, playbook, recap
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 GATEWAYS = "cgw,cgwdx"
@@ -82,3 +82,17 @@ def test_rollback_can_be_disabled_for_debugging(fresh_lab):
     assert "the new configuration was kept" in out, out[-4000:]
     assert "maxseg size set 1340" in device_state("cgwdx")["nft list ruleset"]
     assert playbook("onboard-site.yml", "-l", "cgwdx").returncode == 0  # converges again
+
+
+def test_no_secret_anywhere_at_vvv(fresh_lab):
+    """PSKs, the DX key, the client key, the PACS API and simulator passwords: never in -vvv output."""
+    res = playbook("onboard-site.yml", "-vvv", "--diff")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-4000:]
+    key_line = open("/run/stowpath-lab/pki/client.key").read().splitlines()[1]
+    for secret in [*lab_secrets(), key_line, "stowpath-lab-pacs", "stowpath-lab-cli", "stowpath-lab-enable",
+                   "stowpath-lab-nc"]:
+        assert secret not in out
+    report = (REPO / "reports" / "lab-facility" / "report.html").read_text()
+    assert not any(s in report for s in lab_secrets())
+    assert "STOW-RS" in report
