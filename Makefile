@@ -15,7 +15,7 @@ APT_PACKAGES := strongswan-swanctl strongswan-charon charon-systemd libcharon-ex
 .PHONY: setup apt venv collections demo test lint unit lab-up lab-down lab-status bench render lock clean
 
 setup: apt venv collections ## everything a fresh Debian 12 needs, then verified
-	@echo "stowpath: setup complete ($(shell $(BIN)/ansible --version | head -1))"
+	@echo "stowpath: setup complete (ansible-core $$($(PY) -c "import ansible.release as r; print(r.__version__)"))"
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

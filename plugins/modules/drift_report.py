@@ -49,12 +49,12 @@ options:
     description: Shown in the report (C(check), or C(re-check after remediation)).
     type: str
     default: check
-  backup_pass:
-    description: Write backups only for entries collected in this pass (their C(pass)); others keep their backup.
+  backup_round:
+    description: Write backups only for entries collected in this round (their C(round)); others keep their backup.
     type: int
     default: 1
   previous:
-    description: The C(verdicts) of an earlier pass (their C(backup_dir) is kept for gateways not collected again).
+    description: The C(verdicts) of an earlier round (their C(backup_dir) is kept for gateways not collected again).
     type: dict
     default: {}
   secrets:
@@ -112,7 +112,7 @@ def main() -> None:
             "formats": {"type": "list", "elements": "str", "choices": ["json", "junit", "html"],
                         "default": ["json", "junit", "html"]},
             "phase": {"type": "str", "default": "check"},
-            "backup_pass": {"type": "int", "default": 1},
+            "backup_round": {"type": "int", "default": 1},
             "previous": {"type": "dict", "default": {}},
             "secrets": {"type": "list", "elements": "str", "no_log": True},
         },
@@ -128,8 +128,8 @@ def main() -> None:
             result = dict(entry.get("result") or {})
             files = sanitize(result.pop("backup", None) or {}, secrets)
             entry["result"] = result
-            this_pass = int(entry.get("pass") or 1) == p["backup_pass"]
-            if not this_pass:
+            this_round = int(entry.get("round") or 1) == p["backup_round"]
+            if not this_round:
                 entry["backup_dir"] = (p["previous"].get(entry["host"]) or {}).get("backup_dir")
             elif p["backup_root"] and files and not result.get("unreachable"):
                 for name, text in files.items():

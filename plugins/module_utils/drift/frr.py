@@ -158,7 +158,12 @@ def render_changes(changes: list[Change], title_a: str, title_b: str) -> str:
     current: list[str] | None = None
     for c in changes:
         if c.context != current:
-            out.extend(" " + ctx for ctx in c.context)
+            same = 0
+            while current and same < min(len(current), len(c.context)) and current[same] == c.context[same]:
+                same += 1
+            if current and same < len(current):
+                same = 0  # back out of a deeper context: show the whole path again
+            out.extend(" " + ctx for ctx in c.context[same:])
             current = c.context
         out.append(c.op + c.line)
     return "\n".join(out) + "\n"

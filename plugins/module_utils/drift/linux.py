@@ -256,7 +256,8 @@ def collect(run: Runner, artifacts: dict[str, str], paths: dict[str, str], state
     for b in frr.foreign_blocks(outputs["frr-running-config.conf"], frr_intended, owned):
         text = "\n".join([b.key, *b.lines])
         (keep if m(text) == text else dropped).append(text)
-    result["frr_keep"] = "\n".join(keep) + ("\n" if keep else "")
+    result["frr_keep"] = ("! not stowpath's: the facility's own FRR sections, kept by the drift remediation\n"
+                          + "\n".join(keep) + "\n!\n") if keep else ""
     if dropped:
         result["ignored"].append(f"{len(dropped)} FRR section(s) of the facility hold secrets and cannot be carried "
                                  "through a remediation (frr-reload would remove them): "
