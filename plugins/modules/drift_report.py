@@ -21,7 +21,8 @@ options:
   hosts:
     description:
       - One entry per gateway - C(host), C(site_name), C(platform), C(result) (the collector's registered result,
-        or an unreachable result), optional C(extra_checks) (e.g. certificate expiry) and C(remediation).
+        or an unreachable result), optional C(client_cert) (PEM path whose expiry is checked with the
+        M(stowpath.core.tls_material) validation), C(extra_checks), C(remediation) and C(round).
     type: list
     elements: dict
     required: true
@@ -45,6 +46,10 @@ options:
     elements: str
     choices: [json, junit, html]
     default: [json, junit, html]
+  cert_expiry_warn_days:
+    description: An entry's C(client_cert) (a PEM file on the controller) expiring within this many days is drift.
+    type: int
+    default: 30
   phase:
     description: Shown in the report (C(check), or C(re-check after remediation)).
     type: str
@@ -112,6 +117,7 @@ def main() -> None:
             "formats": {"type": "list", "elements": "str", "choices": ["json", "junit", "html"],
                         "default": ["json", "junit", "html"]},
             "phase": {"type": "str", "default": "check"},
+            "cert_expiry_warn_days": {"type": "int", "default": 30},
             "backup_round": {"type": "int", "default": 1},
             "previous": {"type": "dict", "default": {}},
             "secrets": {"type": "list", "elements": "str", "no_log": True},
@@ -138,7 +144,7 @@ def main() -> None:
                 entry["backup_dir"] = write_backup(p["backup_root"], entry["site_name"], entry["host"], files, meta,
                                                    p["keep"], now)
             hosts.append(entry)
-        fleet = build_fleet(hosts, secrets, phase=p["phase"])
+        fleet = build_fleet(hosts, secrets, phase=p["phase"], warn_days=p["cert_expiry_warn_days"])
         written = write_fleet(fleet, p["dest"], p["template"], secrets, p["formats"])
     except (SecretLeak, ValueError, OSError) as exc:
         module.fail_json(msg=f"drift report not written: {exc}")

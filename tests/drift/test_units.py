@@ -213,3 +213,15 @@ def test_vendor_sections_split_diff_and_commands():
     assert vendor.applied_before("interface Tunnel1", "interface Tunnel1\n ip tcp adjust-mss 1379\n", "netmiko")
     assert not vendor.applied_before("interface Tunnel9", "interface Tunnel1\n", "netmiko")
     assert not vendor.applied_before("interface Tunnel1", None, "netmiko")
+
+
+def test_split_json_undoes_vtysh_concatenation():
+    text = '{\n  "a":1\n}\n{\n  "warning":"No such neighbor in this view/vrf"\n}\n[]\n'
+    assert linux.split_json(text) == ['{\n  "a":1\n}', '{\n  "warning":"No such neighbor in this view/vrf"\n}', "[]"]
+    assert linux.split_json("") == []
+
+
+def test_a_new_section_is_shown_once():
+    out = "Lines To Add\n============\nroute-map STOWPATH-X permit 10\nroute-map STOWPATH-X permit 10\n match ip address prefix-list P\n"
+    assert frr.render_changes(frr.parse_reload(out), "a", "b").splitlines()[2:] == [
+        "+route-map STOWPATH-X permit 10", "+ match ip address prefix-list P"]

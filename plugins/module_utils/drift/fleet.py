@@ -21,7 +21,24 @@ FILES = {"json": "drift.json", "junit": "drift.xml", "html": "index.html"}
 _ORDER = {UNREACHABLE: 0, DRIFTED: 1, IN_SYNC: 2}
 
 
-def host_entry(raw: dict[str, Any]) -> dict[str, Any]:
+def cert_checks(path: str, warn_days: int) -> list[dict[str, Any]]:
+    """Expiry of the client certificate a site uses (the ``tls_material`` module's own validation)."""
+    from ..checks import check
+    from ..dicomweb.tls import validate_material
+
+    try:
+        with open(path, "rb") as fh:
+            pem = fh.read()
+    except OSError as exc:
+        return [check("tls.material.client_cert", "tls", "Client certificate is readable", "fail",
+                      cause=f"{path}: {exc.strerror}", action="fix drift_check_client_cert / tls_material_client_cert_file")]
+    checks, _ = validate_material(None, pem, None, warn_days=warn_days, require_client_chain=False)
+    for c in checks:
+        c["detail"] = dict(c.get("detail") or {}, path=path)
+    return checks
+
+
+def host_entry(raw: dict[str, Any], warn_days: int = 30) -> dict[str, Any]:
     """One gateway's entry from what the playbook collected (collector result + context)."""
     result = dict(raw.get("result") or {})
     # a collector that could not run at all (SSH down, module failed) leaves the gateway unchecked
@@ -31,7 +48,8 @@ def host_entry(raw: dict[str, Any]) -> dict[str, Any]:
         "platform": raw.get("platform") or "?", "unreachable": unreachable,
         "error": (result.get("error") or result.get("msg") or "no answer") if unreachable else None,
         "items": list(result.get("items") or []), "ignored": list(result.get("ignored") or []),
-        "checks": list(result.get("checks") or []) + list(raw.get("extra_checks") or []),
+        "checks": list(result.get("checks") or []) + list(raw.get("extra_checks") or [])
+        + (cert_checks(raw["client_cert"], warn_days) if raw.get("client_cert") and not unreachable else []),
         "errors": list(result.get("errors") or []), "facts": dict(result.get("facts") or {}),
         "backup_dir": raw.get("backup_dir"), "remediation": raw.get("remediation"),
     }
@@ -43,8 +61,8 @@ def host_entry(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_fleet(hosts: Iterable[dict[str, Any]], secrets: Iterable[str] = (), generated_at: datetime | None = None,
-                title: str = "stowpath drift check", phase: str = "check") -> dict[str, Any]:
-    entries = sorted((host_entry(h) for h in hosts), key=lambda e: (_ORDER[e["status"]], e["site_name"], e["host"]))
+                title: str = "stowpath drift check", phase: str = "check", warn_days: int = 30) -> dict[str, Any]:
+    entries = sorted((host_entry(h, warn_days) for h in hosts), key=lambda e: (_ORDER[e["status"]], e["site_name"], e["host"]))
     counts = {s: sum(e["status"] == s for e in entries) for s in STATUSES}
     when = (generated_at or datetime.now(UTC)).astimezone(UTC)
     fleet = {

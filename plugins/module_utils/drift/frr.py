@@ -166,6 +166,8 @@ def render_changes(changes: list[Change], title_a: str, title_b: str) -> str:
             out.extend(" " + ctx for ctx in c.context[same:])
             current = c.context
         out.append(c.op + c.line)
+        if not c.context and c.op == "+":
+            current = [c.line]  # a new section: its lines follow without repeating the header
     return "\n".join(out) + "\n"
 
 
