@@ -68,6 +68,7 @@ bench: lab-up ## benchmarks: print figures (no assertions)
 	$(PY) bench/lab_bench.py
 	$(PY) bench/stow_bench.py
 	$(PY) bench/vendor_bench.py --repeat 3
+	$(PY) bench/drift_bench.py --fleet 30 --rounds 3
 
 lock:
 	rm -rf /tmp/stowpath-lock && python3 -m venv /tmp/stowpath-lock
