@@ -536,9 +536,9 @@ def boot_script(dev: Device, params: dict[str, Any] | None) -> str:
     # directories on top for ssh (own host key), swanctl and frr; /run last: it hides $D
     lines.append('mount -t overlay overlay -o "lowerdir=/etc,upperdir=$D/etc-upper,workdir=$D/etc-work" /etc')
     binds = [("etc-ssh", "/etc/ssh"), ("etc-swanctl", "/etc/swanctl"), ("etc-frr", "/etc/frr"),
-             ("var-lib-stowpath", "/var/lib/stowpath"), ("tmp", "/tmp"), ("run", "/run")]
-    # /root stays the host's: the project's virtualenv (the PACS host's Python in the lab) may point at
-    # an interpreter under /root (pyenv), which a private /root would hide
+             ("var-lib-stowpath", "/var/lib/stowpath"), ("run", "/run")]
+    # /root and /tmp stay the host's: the project's virtualenv (the PACS host's Python in the lab) lives in
+    # the checkout, which may be under /tmp (a CI clone), and may point at an interpreter under /root (pyenv)
     lines += [f'mount --bind "$D/{src}" {dst}' for src, dst in binds]
     lines += [f"hostname {dev.name}", "mkdir -p /run/sshd /run/frr /run/lock", "chown frr:frr /run/frr",
               "chmod 755 /run/frr"]
@@ -571,14 +571,12 @@ def boot_script(dev: Device, params: dict[str, Any] | None) -> str:
 
 def prepare_device_tree(dev: Device, params: dict[str, Any], pubkey: str) -> None:
     d = dev.dir
-    for sub in ("run", "tmp", "root", "etc-ssh", "etc-swanctl", "etc-frr", "etc-upper/nftables.d", "etc-work",
+    for sub in ("run", "etc-ssh", "etc-swanctl", "etc-frr", "etc-upper/nftables.d", "etc-work",
                 "var-lib-stowpath"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     # mount point of each device's private /var/lib/stowpath (stowpath's push state); /etc/nftables.d
     # is private through the /etc overlay
     Path("/var/lib/stowpath").mkdir(exist_ok=True)
-    os.chmod(d / "tmp", 0o1777)
-    os.chmod(d / "root", 0o700)
     for sub in ("conf.d", "x509", "x509ca", "x509aa", "x509ac", "x509crl", "x509ocsp", "private", "rsa",
                 "ecdsa", "bliss", "pkcs8", "pkcs12", "pubkey"):
         (d / "etc-swanctl" / sub).mkdir(exist_ok=True)
