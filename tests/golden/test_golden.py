@@ -23,7 +23,9 @@ def case_vars(case: str, platform: str) -> dict:
 
 
 def render_case(case: str, platform: str) -> dict[str, str]:
-    return render_site(load_site(case_vars(case, platform), "golden-gw", str(HERE)), str(REPO / "templates"))
+    out = render_site(load_site(case_vars(case, platform), "golden-gw", str(HERE)), str(REPO / "templates"))
+    # site.json names the resolved vendor file: independent of where the checkout lives
+    return {name: text.replace(str(REPO), "<repo>") for name, text in out.items()}
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
