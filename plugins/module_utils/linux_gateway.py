@@ -53,6 +53,7 @@ class Plan:
     files: dict[str, tuple[bytes | None, bytes]]  # path -> (current, intended), only those that differ
     reload: list[str]  # subsystems to reload: swanctl, frr, nft
     frr_changes: list[str]  # frr-reload's "Lines To Delete/Add" (masked later)
+    idle: list[str]  # loaded IPsec children without an INSTALLED SA (initiated when applying)
 
 
 def sha(data: bytes | str | None) -> str | None:
@@ -188,6 +189,8 @@ def plan(run: Runner, artifacts: dict[str, str], paths: dict[str, str], state_di
     frr_changes = frr_pending(run, artifacts["frr.conf"])
     runtime = runtime_state(run)
     recorded = load_state(state_dir).get("runtime", {})
+    rc, sas, _ = run(["swanctl", "--list-sas"])
+    idle = idle_children(swanctl_conns(run), sas if rc == 0 else "")
     reload = []
     if paths["swanctl"] in files or runtime["swanctl"] != recorded.get("swanctl"):
         reload.append("swanctl")
@@ -195,7 +198,7 @@ def plan(run: Runner, artifacts: dict[str, str], paths: dict[str, str], state_di
         reload.append("frr")
     if paths["nft"] in files or paths["nft_main"] in files or runtime["nft"] != recorded.get("nft"):
         reload.append("nft")
-    return Plan(files=files, reload=reload, frr_changes=frr_changes)
+    return Plan(files=files, reload=reload, frr_changes=frr_changes, idle=idle)
 
 
 def backup(state_dir: str, paths: dict[str, str], conns: set[str]) -> str:

@@ -73,6 +73,11 @@ frr_changes:
   returned: state=present
   type: list
   elements: str
+initiated:
+  description: IPsec children that had no installed SA and were (or in check mode would be) initiated.
+  returned: state=present
+  type: list
+  elements: str
 """
 
 import difflib
@@ -116,7 +121,10 @@ def main() -> None:
             module.exit_json(changed=True, reloaded=["nft", "frr", "swanctl"], files=restored)
         plan = lg.plan(run, p["artifacts"], paths, p["state_dir"])
         result = {
-            "changed": bool(plan.files or plan.reload),
+            # idle children (e.g. after an outage or a failed authentication, which charon does not retry)
+            # are initiated: an unchanged configuration must still come up
+            "changed": bool(plan.files or plan.reload or plan.idle),
+            "initiated": plan.idle,
             "reloaded": plan.reload,
             "files": sorted(plan.files),
             "frr_changes": [mask_secrets(line) for line in plan.frr_changes],

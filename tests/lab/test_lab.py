@@ -22,7 +22,8 @@ labmod = lab_module()
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
-SHARED = REPO.parent / "shared" / "testdata" / "aws"
+# the vendor samples (copies of ../shared/testdata/aws/, checked identical by tests/unit/test_params.py)
+SAMPLES = REPO / "inventories" / "example" / "params"
 FILES = REPO / "inventories" / "lab" / "files"
 PSK_RE = re.compile(r"^[A-Za-z1-9._][A-Za-z0-9._]{31}$")
 AWS_RESERVED = [ipaddress.ip_network(n) for n in ("169.254.0.0/30", "169.254.1.0/30", "169.254.2.0/30",
@@ -45,7 +46,7 @@ def keys(x: Any) -> Any:
 def test_vpn_xml_is_shaped_like_the_vendors(lab_up: dict[str, Any]) -> None:
     path = FILES / "aws-vpn.xml"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    ours, sample = ET.parse(path).getroot(), ET.parse(SHARED / "vpn-bgp-sample.xml").getroot()
+    ours, sample = ET.parse(path).getroot(), ET.parse(SAMPLES / "aws-vpn-bgp.xml").getroot()
     assert shape(ours) == shape(sample)
     params = ref.params()["vpn"]
     tunnels = ours.findall("ipsec_tunnel")
@@ -67,7 +68,7 @@ def test_vpn_xml_is_shaped_like_the_vendors(lab_up: dict[str, Any]) -> None:
 def test_dx_json_is_shaped_like_the_vendors(lab_up: dict[str, Any]) -> None:
     path = FILES / "aws-dx.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    ours, sample = json.loads(path.read_text()), json.loads((SHARED / "dx-vif-sample.json").read_text())
+    ours, sample = json.loads(path.read_text()), json.loads((SAMPLES / "aws-dx-vif.json").read_text())
     assert keys(ours) == keys(sample)
     vif = ours["virtualInterfaces"][0]
     assert vif["vlan"] == 412 and vif["amazonSideAsn"] == 64512 and vif["bgpPeers"][0]["authKey"] == vif["authKey"]
