@@ -87,6 +87,8 @@ lab-up: setup
 
 lab-down:
 	-@if [ -x $(PY) ]; then $(PY) lab/vendor/iosxe_sim.py stop; $(PY) lab/vendor/netconf_iosxe.py stop; fi
+	@# the simulated routers start empty on the next lab-up (their saved configs and push records go)
+	rm -rf .lab/vendor/iosxe-sim .lab/vendor/netconf-iosxe backups/push/127.0.0.1_*
 	@if [ -x $(PY) ]; then $(PY) lab/lab.py down; else python3 lab/lab.py down; fi
 
 lab-status:

@@ -147,7 +147,10 @@ def push(host: str, swanctl: str | None, frr: str, nftables: str) -> None:
     ssh(host, "umask 027; cat > /etc/frr/frr.conf && chown frr:frr /etc/frr/frr.conf && "
               "/usr/lib/frr/frr-reload.py --reload --stdout /etc/frr/frr.conf >/dev/null", frr)
     if swanctl is not None:
-        ssh(host, "umask 077; cat > /etc/swanctl/swanctl.conf && swanctl --load-all --clear >/dev/null", swanctl)
+        # SAs of an earlier configuration (e.g. stowpath's own, same reqids) must not outlive it
+        ssh(host, "umask 077; cat > /etc/swanctl/swanctl.conf && "
+                  "for s in $(swanctl --list-sas --raw | sed -n 's/^list-sa event {\\([^ ]*\\) .*/\\1/p'); do "
+                  "swanctl --terminate --ike $s --force >/dev/null; done; swanctl --load-all --clear >/dev/null", swanctl)
     ssh(host, "cat > /etc/nftables.conf && nft -f /etc/nftables.conf", nftables)
 
 
