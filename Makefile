@@ -56,7 +56,7 @@ test: setup ## the test suite CI runs (.ci/run calls exactly this)
 	@grep -A8 "PLAY RECAP" build/dry-run-lab.log
 	$(BIN)/pytest -q -n 2 -m "not lab" tests
 	$(BIN)/pytest -q -m lab tests
-	cd roles/gateway_push && $(BIN)/molecule test
+	cd roles/gateway_push && $(CURDIR)/$(BIN)/molecule test
 
 demo: lab-up ## onboard the lab facility end to end and print where the report is
 	$(BIN)/ansible-playbook playbooks/onboard-site.yml -i inventories/lab
