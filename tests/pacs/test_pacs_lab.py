@@ -1,6 +1,6 @@
 """The lab's PACS (sp-pacs, 203.0.113.10:8042, started by the lab through lab/services/pacs.py).
 
-Reads the handle the lab saved (``$STOWPATH_LAB_PACS_DIR``, default ``.lab/pacs``): the destination
+Reads the handle the lab saved (``$STOWPATH_LAB_PACS_DIR``, default ``/srv/stowpath-lab/pacs``): the destination
 is created through the lab PACS's REST API and survives a real restart of the PACS process.
 """
 
@@ -16,9 +16,7 @@ from ansible_collections.stowpath.core.plugins.module_utils.pacs.orthanc import 
 
 from lab.services import pacs as lab_pacs
 
-from .pacs_helpers import REPO
-
-LAB_PACS_DIR = Path(os.environ.get("STOWPATH_LAB_PACS_DIR", REPO / ".lab" / "pacs"))
+LAB_PACS_DIR = Path(os.environ.get("STOWPATH_LAB_PACS_DIR", "/srv/stowpath-lab/pacs"))  # lab/lab.py PACS_DIR
 
 
 @pytest.mark.lab
