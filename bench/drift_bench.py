@@ -13,7 +13,7 @@
      (OpenSSH, same options as ansible.cfg: ControlMaster/ControlPersist) to every gateway and fetches
      the same state the drift check reads (``swanctl --list-conns`` / ``--list-sas``, ``vtysh show
      running-config``, ``nft list ruleset``, the owned files), nothing else;
-3. prints median / min of both, the ratio, and the issue's targets (30 gateways < 30 s, <= 1.5x baseline).
+3. prints median / min of both, the ratio, and the targets (30 gateways < 30 s, <= 1.5x baseline).
 
 The lab's previous fleet size is restored at the end (``--keep-lab`` leaves the fleet up).
 """
@@ -33,11 +33,15 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-LAB = [sys.executable, str(REPO / "lab" / "lab.py")]
+sys.path.insert(0, str(REPO))
+
+from lab.stowlab.control import lab, require_root  # noqa: E402
+from lab.stowlab.state import load_state  # noqa: E402
+from lab.stowlab.topology import FILES, SSH_KEY  # noqa: E402
+
 PLAYBOOK_BIN = str(REPO / ".venv" / "bin" / "ansible-playbook")
-FLEET_INV = REPO / "inventories" / "lab" / "files" / "fleet.yml"
-STATE = Path("/run/stowpath-lab/state.json")
-KEY = "/run/stowpath-lab/ssh/id_ed25519"
+FLEET_INV = FILES / "fleet.yml"
+KEY = str(SSH_KEY)
 FETCH = ("swanctl --list-conns; swanctl --list-sas; vtysh -c 'show running-config'; nft list ruleset; "
          "cat /etc/swanctl/conf.d/stowpath.conf /etc/frr/frr.conf /etc/nftables.d/stowpath.nft /etc/nftables.conf")
 
@@ -47,10 +51,8 @@ def run(cmd: list[str], timeout: float = 900, **kw: Any) -> subprocess.Completed
 
 
 def current_fleet() -> int | None:
-    try:
-        return int(json.loads(STATE.read_text()).get("fleet", 0))
-    except (OSError, ValueError):
-        return None
+    state = load_state()
+    return None if state is None else int(state.get("fleet", 0))
 
 
 def playbook(name: str, forks: int, *args: str) -> tuple[float, subprocess.CompletedProcess]:
@@ -92,15 +94,14 @@ def main() -> int:
     ap.add_argument("--keep-lab", action="store_true", help="leave the fleet up (default: restore the fleet size)")
     ap.add_argument("--no-onboard", action="store_true", help="the fleet is already onboarded")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("drift_bench: needs root (the lab)", file=sys.stderr)
+    if not require_root("drift_bench"):
         return 2
     before = current_fleet()
     print(f"drift_bench: {os.cpu_count()} CPUs, fleet {args.fleet}, forks {args.forks}, rounds {args.rounds}")
     try:
         if before != args.fleet:
             t0 = time.monotonic()
-            res = run([*LAB, "up", "--fleet", str(args.fleet)])
+            res = lab("up", "--fleet", str(args.fleet), check=False, timeout=900)
             if res.returncode != 0:
                 print(res.stdout + res.stderr)
                 return 1
@@ -138,7 +139,7 @@ def main() -> int:
         return 0
     finally:
         if not args.keep_lab and before is not None and before != args.fleet:
-            run([*LAB, "up", "--fleet", str(before)])
+            lab("up", "--fleet", str(before), check=False, timeout=900)
             print(f"  lab restored to fleet={before}")
 
 

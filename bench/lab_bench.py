@@ -4,12 +4,12 @@
     .venv/bin/python bench/lab_bench.py [--fleet N] [--no-rebuild] [--no-onboard]
 
 1. lab: cold ``lab.py up`` (after ``down``), idempotent ``up``, ``status``, ``down``, and ``up --fleet N``;
-2. the hand-written reference configuration (tests/lab/reference_gateway.py) pushed over SSH: seconds
+2. the hand-written reference configuration (lab/stowlab/reference.py) pushed over SSH: seconds
    from push to both tunnels ESTABLISHED, both BGP sessions Established and the DX session;
 3. ``playbooks/onboard-site.yml`` for the VPN gateway (cgw) and the DX router (cgwdx), each from an
    empty device: first-run and no-change-rerun wall time, tasks run, tasks changed, and (watched on
    the device while the playbook runs) seconds from the push to tunnels up / BGP Established.
-Targets from issue 3: first onboarding < 30 s, rerun < 15 s on this 2-core machine.
+Targets: first onboarding < 30 s, rerun < 15 s on this 2-core machine.
 Leaves the lab up with empty gateways.
 """
 
@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO / "tests" / "lab"), str(REPO / "collections")]
+sys.path[:0] = [str(REPO), str(REPO / "collections")]
 
-import reference_gateway as ref  # noqa: E402
 from ansible_collections.stowpath.core.plugins.module_utils.platforms import linux_strongswan as ls  # noqa: E402
-from labctl import lab, lab_exec  # noqa: E402
+
+from lab.stowlab import reference as ref  # noqa: E402
+from lab.stowlab.control import lab, lab_exec, require_root  # noqa: E402
 
 PLAYBOOK = REPO / "playbooks" / "onboard-site.yml"
 
@@ -119,7 +120,7 @@ def bench_lab(rebuild: bool, fleet: int) -> None:
 
 
 def bench_reference() -> None:
-    print("== reference configuration pushed over SSH (tests/lab/reference_gateway.py)")
+    print("== reference configuration pushed over SSH (lab/stowlab/reference.py)")
     ref.reset("cgw")
     ref.reset("cgwdx")
     time.sleep(1)
@@ -171,8 +172,7 @@ def main() -> int:
     ap.add_argument("--no-rebuild", action="store_true", help="keep the running lab (no cold up/down timing)")
     ap.add_argument("--no-onboard", action="store_true", help="skip the onboarding playbook")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("lab_bench: needs root (the lab)", file=sys.stderr)
+    if not require_root("lab_bench"):
         return 1
     bench_lab(not args.no_rebuild, args.fleet)
     bench_reference()

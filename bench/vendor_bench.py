@@ -24,10 +24,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "collections"))
-sys.path.insert(0, str(REPO / "tests"))
 
+import yaml  # noqa: E402
+from ansible_collections.stowpath.core.plugins.module_utils.render import render_site  # noqa: E402
+from ansible_collections.stowpath.core.plugins.module_utils.site import load_site  # noqa: E402
 from ansible_collections.stowpath.core.plugins.module_utils.transports import push as P  # noqa: E402
 from ansible_collections.stowpath.core.plugins.module_utils.transports.base import ConnParams  # noqa: E402
+
+EXAMPLE = REPO / "inventories" / "example"
+# recorded answers for NAPALM's mock driver (the same the vendor tests replay)
+NAPALM_ANSWERS = REPO / "tests" / "vendor" / "fixtures" / "napalm" / "junos_ok"
+# the simulators' lab accounts (lab/vendor/iosxe_sim.py, lab/vendor/netconf_iosxe.py defaults; loopback only)
+CLI_USER, CLI_PASSWORD, CLI_ENABLE = "stowpath", "stowpath-lab-cli", "stowpath-lab-enable"
+NC_USER, NC_PASSWORD = "stowpath-nc", "stowpath-lab-nc"
 
 
 def lab(script: str, *args: str) -> dict:
@@ -50,16 +59,47 @@ def run_once(transport: str, platform: str, conn: ConnParams, artifact: str, sta
             "lines": float(len(r["commands"]))}
 
 
+def example_site(host: str) -> dict:
+    """A gateway of the example inventory as the site model (harbor-isr: IOS-XE, hillside-srx: Junos)."""
+    gateways = yaml.safe_load((EXAMPLE / "hosts.yml").read_text())["all"]["children"]["gateways"]
+    return load_site({**gateways["vars"], **gateways["hosts"][host]}, host, str(EXAMPLE))
+
+
+def render(site: dict, dest: Path) -> dict[str, Path]:
+    """Render ``site`` with the project's templates into ``dest`` (files 0600); {artifact name: path}."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, text in render_site(site, str(REPO / "templates")).items():
+        path = dest / name
+        path.write_text(text)
+        os.chmod(path, 0o600)
+        out[name] = path
+    return out
+
+
+def push_play(owner: str) -> str:
+    """A playbook of two tasks, as onboarding runs them per router: push (commit-confirmed), then confirm."""
+    conn = {"platform": "cisco_iosxe", "transport": "netmiko", "host": "127.0.0.1", "port": "{{ sim_port | int }}",
+            "username": "{{ user }}", "password": "{{ password }}", "enable_secret": "{{ enable }}",
+            "owner": owner, "state_dir": "{{ state }}"}
+    tasks = [{"name": "Push (commit-confirmed)", "register": "push",
+              "stowpath.core.gateway_push": {**conn, "artifact_dir": "{{ artifacts }}", "command_timeout": 5}},
+             {"name": "Confirm", "when": "push.token is truthy",
+              "stowpath.core.gateway_push": {**conn, "action": "confirm", "token": "{{ push.token }}"}}]
+    return yaml.safe_dump([{"name": "Push to the simulated IOS-XE router", "hosts": "localhost", "gather_facts": False,
+                            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+                            "tasks": tasks}], sort_keys=False)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--ansible", action="store_true")
     args = ap.parse_args()
-    from vendor.conftest import CLI_ENABLE, CLI_PASSWORD, FIXTURES, NC_PASSWORD, make_site, render
-
     tmp = Path(tempfile.mkdtemp(prefix="stowpath-vbench-"))
-    ios = render(make_site(), tmp / "ios")
-    jun = render(make_site("junos"), tmp / "junos")
+    ios_site = example_site("harbor-isr")
+    ios = render(ios_site, tmp / "ios")
+    jun = render(example_site("hillside-srx"), tmp / "junos")
     results: dict[str, list[dict[str, float]]] = {}
     started: list[tuple[str, Path]] = []
     try:
@@ -68,18 +108,18 @@ def main() -> int:
             sim = lab("iosxe_sim.py", "start", "--port", "0", "--state-dir", str(sim_dir), "--fresh",
                       "--password", CLI_PASSWORD, "--enable-secret", CLI_ENABLE)
             started.append(("iosxe_sim.py", sim_dir))
-            conn = ConnParams("127.0.0.1", sim["port"], "stowpath", CLI_PASSWORD, enable_secret=CLI_ENABLE)
+            conn = ConnParams("127.0.0.1", sim["port"], CLI_USER, CLI_PASSWORD, enable_secret=CLI_ENABLE)
             results.setdefault("netmiko (CLI sim)", []).append(
                 run_once("netmiko", "cisco_iosxe", conn, str(ios["config.cfg"]), str(tmp / f"st-cli{i}")))
             if os.geteuid() == 0:
                 nc_dir = tmp / f"nc{i}"
                 nc = lab("netconf_iosxe.py", "start", "--port", "0", "--state-dir", str(nc_dir))
                 started.append(("netconf_iosxe.py", nc_dir))
-                conn = ConnParams("127.0.0.1", nc["port"], "stowpath-nc", NC_PASSWORD)
+                conn = ConnParams("127.0.0.1", nc["port"], NC_USER, NC_PASSWORD)
                 results.setdefault("netconf (netconfd)", []).append(
                     run_once("netconf", "cisco_iosxe", conn, str(ios["netconf.xml"]), str(tmp / f"st-nc{i}")))
             mock = ConnParams("mock", 830, "bench", "x", options={
-                "napalm_driver": "mock", "optional_args": {"path": str(FIXTURES / "napalm" / "junos_ok")}})
+                "napalm_driver": "mock", "optional_args": {"path": str(NAPALM_ANSWERS)}})
             t0 = time.monotonic()
             r = P.push("junos", "napalm", mock, str(jun["config.set"]), state_dir=str(tmp / f"st-np{i}"), owner="b")
             P.finish("confirm", "junos", "napalm", mock, r["token"], state_dir=str(tmp / f"st-np{i}"), owner="b")
@@ -93,7 +133,7 @@ def main() -> int:
                   f"{med.get('confirm', float('nan')):8.2f} {med['push+confirm']:13.2f} "
                   f"{med.get('no-change', float('nan')):10.2f}")
         if args.ansible:
-            ansible_runs(tmp, ios, started)
+            ansible_runs(tmp, ios, started, ios_site["site_name"])
         print("Ansible tasks per router: 2 (gateway_push action=push, action=confirm) + the playbook's verification")
     finally:
         for script, d in started:
@@ -101,17 +141,14 @@ def main() -> int:
     return 0
 
 
-def ansible_runs(tmp: Path, ios: dict, started: list) -> None:
-    from vendor.conftest import CLI_ENABLE, CLI_PASSWORD
-    from vendor.test_module import PLAY
-
+def ansible_runs(tmp: Path, ios: dict, started: list, owner: str) -> None:
     sim_dir = tmp / "sim-ansible"
     sim = lab("iosxe_sim.py", "start", "--port", "0", "--state-dir", str(sim_dir), "--fresh",
               "--password", CLI_PASSWORD, "--enable-secret", CLI_ENABLE)
     started.append(("iosxe_sim.py", sim_dir))
     play = tmp / "play.yml"
-    play.write_text(PLAY)
-    extra = json.dumps({"sim_port": sim["port"], "user": "stowpath", "password": CLI_PASSWORD, "enable": CLI_ENABLE,
+    play.write_text(push_play(owner))
+    extra = json.dumps({"sim_port": sim["port"], "user": CLI_USER, "password": CLI_PASSWORD, "enable": CLI_ENABLE,
                         "artifacts": str(ios["config.cfg"].parent), "state": str(tmp / "st-ansible")})
     binp = Path(sys.executable).parent
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "PATH": f"{binp}:{os.environ['PATH']}"}

@@ -419,29 +419,32 @@ def _start_orthanc(h: CloudHandle, timeout: float) -> None:
                            f"{_tail(state / 'orthanc.stdout')}")
 
 
-def _start_delay_proxy(h: CloudHandle, timeout: float) -> None:
-    state = Path(h.state_dir)
-    cmd = [*_prefix(h.netns, h.exec_prefix), sys.executable, os.path.abspath(__file__), "delay-proxy",
-           "--listen", f"127.0.0.1:{h.delay_port}", "--upstream", f"127.0.0.1:{h.orthanc_port}",
-           "--delay", str(h.delay_s), "--state-dir", h.state_dir]
-    proc = _spawn(cmd, state / "delay-proxy.log")
-    h.delay_proxy_pid = proc.pid
-    if not _wait_port("127.0.0.1", int(h.delay_port or 0), _prefix(h.netns, h.exec_prefix), timeout, proc.pid):
+def _start_relay(h: CloudHandle, command: str, pid_field: str, listen: int, upstream: int, options: list[str],
+                 timeout: float) -> None:
+    """Start one of this file's own relays (``delay-proxy``, ``form-adapter``) between nginx and Orthanc.
+
+    Its PID goes into ``h.<pid_field>`` at once (so a failed start is still stopped with the handle);
+    raises ServiceError with its log tail unless it listens on ``listen`` within ``timeout``.
+    """
+    log = Path(h.state_dir) / f"{command}.log"
+    prefix = _prefix(h.netns, h.exec_prefix)
+    cmd = [*prefix, sys.executable, os.path.abspath(__file__), command, "--listen", f"127.0.0.1:{listen}",
+           "--upstream", f"127.0.0.1:{upstream}", *options, "--state-dir", h.state_dir]
+    proc = _spawn(cmd, log)
+    setattr(h, pid_field, proc.pid)
+    if not _wait_port("127.0.0.1", listen, prefix, timeout, proc.pid):
         _kill(proc.pid, h.state_dir)
-        raise ServiceError(f"delay proxy did not start:\n{_tail(state / 'delay-proxy.log')}")
+        raise ServiceError(f"{command.replace('-', ' ')} did not start:\n{_tail(log)}")
+
+
+def _start_delay_proxy(h: CloudHandle, timeout: float) -> None:
+    _start_relay(h, "delay-proxy", "delay_proxy_pid", int(h.delay_port or 0), h.orthanc_port,
+                 ["--delay", str(h.delay_s)], timeout)
 
 
 def _start_adapter(h: CloudHandle, timeout: float) -> None:
-    state = Path(h.state_dir)
-    upstream = h.delay_port or h.orthanc_port
-    cmd = [*_prefix(h.netns, h.exec_prefix), sys.executable, os.path.abspath(__file__), "form-adapter",
-           "--listen", f"127.0.0.1:{h.adapter_port}", "--upstream", f"127.0.0.1:{upstream}",
-           "--forms", h.stow_forms, "--state-dir", h.state_dir]
-    proc = _spawn(cmd, state / "form-adapter.log")
-    h.adapter_pid = proc.pid
-    if not _wait_port("127.0.0.1", int(h.adapter_port or 0), _prefix(h.netns, h.exec_prefix), timeout, proc.pid):
-        _kill(proc.pid, h.state_dir)
-        raise ServiceError(f"form adapter did not start:\n{_tail(state / 'form-adapter.log')}")
+    _start_relay(h, "form-adapter", "adapter_pid", int(h.adapter_port or 0), h.delay_port or h.orthanc_port,
+                 ["--forms", h.stow_forms], timeout)
 
 
 def _start_nginx(h: CloudHandle, timeout: float) -> None:

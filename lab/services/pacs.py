@@ -58,11 +58,13 @@ class OrthancHandle:
     pid: int
     ip: str
     port: int
+    # where the process runs: ``exec_prefix`` if given, else ``ip netns exec NETNS``, else here
     netns: str | None = None
+    exec_prefix: list[str] = field(default_factory=list)
+    # the REST API's Basic-auth credentials (none: no authentication) and the DICOMweb root
     username: str | None = None
     password: str | None = None
     dicomweb_root: str = "/dicom-web/"
-    exec_prefix: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:

@@ -36,6 +36,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from lab.stowlab.host import atomic_write as _write  # noqa: E402
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 DEFAULT_SERVER_NAME = "dicom.lab.example"
@@ -166,16 +172,6 @@ def key_pem(key: PrivateKey, password: str | None = None) -> bytes:
         serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
     )
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def write_pair(directory: Path, stem: str, pair: CertKey, password: str | None = None) -> tuple[Path, Path]:

@@ -12,7 +12,14 @@ semantic refusals (removing a transform-set/profile/keyring/proposal that is sti
 ``neighbor X ...`` before ``neighbor X remote-as``, bad masks). With ``service
 password-encryption`` it shows keyring and BGP secrets as type 7, like IOS.
 
-What it does not: any data plane, IKE, BGP sessions, most IOS commands, ``configure replace``.
+Operational state (simulated, not computed by any IKE or BGP implementation): ``show crypto session
+detail``, ``show ip bgp summary``, ``show ip bgp neighbors X routes|received-routes|advertised-routes`` and
+``show ip route`` are answered in the layouts of published IOS-XE outputs from a state that follows the
+running configuration and the lab cloud (``cloud_state.py``, re-read on every show; ``--lab-state DIR``):
+a tunnel is up when its destination is a cloud endpoint, its keyring PSK is the one the cloud expects
+and its inside address matches; BGP is Established over an up tunnel with the cloud's ASN.
+
+What it does not: any data plane, real IKE or BGP, most IOS commands, ``configure replace``.
 Fault injection for tests: ``STATE_DIR/faults.json`` ``{"drop_after_config_lines": N}`` closes the
 SSH connection after N configuration lines (once).
 
@@ -37,12 +44,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
+import cloud_state
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE = ROOT / ".lab" / "vendor" / "iosxe-sim"
 DEFAULT_PORT = 8022
 INVALID = "% Invalid input detected at '^' marker."
 INCOMPLETE = "% Incomplete command."
+SHOW_HEADER = ("Building configuration", "Current configuration :", "version ", "service timestamps ")
 TYPE7_XLAT = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
 
 BASE_CONFIG = """\
@@ -263,6 +272,8 @@ class Device:
             line = _norm(raw)
             if not line or line.startswith("!") or line in ("end", "exit", "exit-address-family"):
                 continue
+            if line.startswith(SHOW_HEADER):  # the banner lines of "show running-config" (saved config files)
+                continue
             self.execute(stack, line)
 
     @property
@@ -454,11 +465,341 @@ class Device:
                 raise CliError("% Specify remote-as or peer-group commands first")
 
 
+# ---------------------------------------------------------------- simulated operational state
+# The configuration tree reduced to cloud_state's neutral device_cfg, and show outputs rendered from
+# cloud_state.evaluate() in the layouts of published IOS-XE outputs (tests/vendor/fixtures/iosxe_cli/).
+def _children(node: Node, prefix: str) -> list[Node]:
+    return [c for c in node.children if c.text.startswith(prefix)]
+
+
+def _child_value(node: Node | None, prefix: str) -> str | None:
+    if node is None:
+        return None
+    hit = next((c for c in node.children if c.text.startswith(prefix)), None)
+    return hit.text[len(prefix):].strip() if hit else None
+
+
+def _top(dev: Device, text: str) -> Node | None:
+    return next((c for c in dev.root.children if c.text == text), None)
+
+
+def _iface_address(node: Node | None) -> tuple[str, int] | None:
+    value = _child_value(node, "ip address ")
+    if not value or len(value.split()) != 2:
+        return None
+    addr, mask = value.split()
+    return addr, ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
+
+
+def _psk(dev: Device, iface: Node, destination: str | None) -> tuple[str | None, str | None]:
+    """(PSK, IKEv2 profile) through tunnel protection -> IPsec profile -> IKEv2 profile -> keyring peer."""
+    ipsec = _top(dev, f"crypto ipsec profile {_child_value(iface, 'tunnel protection ipsec profile ')}")
+    ike_name = _child_value(ipsec, "set ikev2-profile ")
+    keyring = _top(dev, f"crypto ikev2 keyring {_child_value(_top(dev, f'crypto ikev2 profile {ike_name}'), 'keyring local ')}")
+    for peer in keyring.children if keyring else []:
+        if (_child_value(peer, "address ") or "").split(" ")[0] != destination:
+            continue
+        for c in peer.children:
+            m = re.fullmatch(r"pre-shared-key(?: (?:local|remote))?(?: ([067]))? (\S+)", c.text)
+            if m:
+                return (type7_decode(m.group(2)) if m.group(1) == "7" else m.group(2)), ike_name
+    return None, ike_name
+
+
+def _prefix_list(dev: Device, name: str) -> list[dict]:
+    entries = []
+    for node in dev.root.children:
+        m = re.fullmatch(rf"ip prefix-list {re.escape(name)} seq (\d+) (permit|deny) (\S+)(?: ge (\d+))?(?: le (\d+))?",
+                         node.text)
+        if m:
+            entries.append({"seq": int(m.group(1)), "action": m.group(2), "prefix": m.group(3),
+                            "ge": int(m.group(4)) if m.group(4) else None, "le": int(m.group(5)) if m.group(5) else None})
+    return sorted(entries, key=lambda e: e["seq"])
+
+
+def _policy(dev: Device, af: Node | None, peer: str, direction: str) -> list[dict] | None:
+    route_map = _child_value(af, f"neighbor {peer} route-map ") if af else None
+    if route_map and route_map.endswith(f" {direction}"):
+        name = route_map.split()[0]
+        terms = []
+        for node in sorted((c for c in dev.root.children if re.fullmatch(rf"route-map {re.escape(name)} \S+ \d+", c.text)),
+                           key=lambda c: int(c.text.split()[3])):
+            pl = _child_value(node, "match ip address prefix-list ")
+            terms.append({"action": node.text.split()[2], "match": _prefix_list(dev, pl) if pl else None})
+        return terms
+    plist = _child_value(af, f"neighbor {peer} prefix-list ") if af else None
+    if plist and plist.endswith(f" {direction}"):
+        return [{"action": "permit", "match": _prefix_list(dev, plist.split()[0])}]
+    return None
+
+
+def device_cfg(dev: Device) -> dict:
+    """The running configuration as cloud_state's neutral ``device_cfg``."""
+    tunnels = []
+    for node in _children(dev.root, "interface Tunnel"):
+        name = node.text.split()[1]
+        source = _child_value(node, "tunnel source ")
+        if source and not re.fullmatch(IP, source):
+            src_addr = _iface_address(_top(dev, f"interface {source}"))
+            source = src_addr[0] if src_addr else None
+        destination = _child_value(node, "tunnel destination ")
+        psk, profile = _psk(dev, node, destination)
+        inside = _iface_address(node)
+        tunnels.append({"name": name, "destination": destination, "source": source, "psk": psk,
+                        "ike_profile": profile, "protected": _child_value(node, "tunnel protection ") is not None,
+                        "inside_address": inside[0] if inside else None, "inside_prefixlen": inside[1] if inside else None,
+                        "shutdown": any(c.text == "shutdown" for c in node.children)})
+    bgp_node = next((c for c in dev.root.children if c.text.startswith("router bgp ")), None)
+    bgp = None
+    if bgp_node is not None:
+        af = next((c for c in bgp_node.children if c.mode == "config-router-af"), None)
+        networks = []
+        for c in _children(af, "network ") if af else []:
+            _, addr, _, mask = c.text.split()
+            networks.append(str(ipaddress.IPv4Network(f"{addr}/{mask}", strict=False)))
+        neighbors = []
+        for c in bgp_node.children:
+            m = re.fullmatch(r"neighbor (\S+) remote-as (\d+)", c.text)
+            if m:
+                peer = m.group(1)
+                neighbors.append({"address": peer, "remote_as": int(m.group(2)), "shutdown": False,
+                                  "policy_in": _policy(dev, af, peer, "in"), "policy_out": _policy(dev, af, peer, "out")})
+        bgp = {"asn": int(bgp_node.text.split()[2]), "router_id": _child_value(bgp_node, "bgp router-id "),
+               "networks": networks, "neighbors": neighbors}
+    return {"tunnels": tunnels, "bgp": bgp}
+
+
+def ios_uptime(seconds: float) -> str:
+    s = int(seconds)
+    if s < 86400:
+        return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    if s < 7 * 86400:
+        return f"{s // 86400}d{s % 86400 // 3600}h"
+    return f"{s // (7 * 86400)}w{s % (7 * 86400) // 86400}d"
+
+
+SESSION_HEADER = ["Crypto session current status", "",
+                  "Code: C - IKE Configuration mode, D - Dead Peer Detection",
+                  "K - Keepalives, N - NAT-traversal, T - cTCP encapsulation",
+                  "X - IKE Extended Authentication, F - IKE Fragmentation",
+                  "R - IKE Auto Reconnect, U - IKE Dynamic Route Update", "S - SIP VPN", ""]
+
+
+def render_session_detail(cfg: dict, state: dict, since: dict[str, float], ike_lifetime: dict[str, int]) -> list[str]:
+    """``show crypto session detail`` like the published IKEv2 sVTI outputs (UP-ACTIVE / UP-IDLE /
+    DOWN-NEGOTIATING blocks)."""
+    lines = list(SESSION_HEADER)
+    for i, t in enumerate(cfg["tunnels"], start=1):
+        if not t["protected"] or not t["destination"]:
+            continue
+        out = state["tunnels"][t["name"]]
+        local, peer = t["source"] or "0.0.0.0", t["destination"]
+        lines.append(f"Interface: {t['name']}")
+        if out["ike"] == "up":
+            up_s = since.get(f"ike:{t['name']}", 0.0)
+            child_up = out["child"] == "up"
+            life = max(ike_lifetime.get(t["name"], 86400) - int(up_s), 0)
+            pk_in, pk_out = (4 + int(up_s // 10), 5 + int(up_s // 10)) if child_up else (0, 0)
+            remaining = (f"{4608000 - pk_in // 10}/{3600 - int(up_s) % 3600}" if child_up else "0/0")
+            lines += [f"Profile: {t['ike_profile']}", f"Uptime: {ios_uptime(up_s)}",
+                      f"Session status: {'UP-ACTIVE' if child_up else 'UP-IDLE'}",
+                      f"Peer: {peer} port 4500 fvrf: (none) ivrf: (none)",
+                      f"      Phase1_id: {peer}", "      Desc: (none)", f"  Session ID: {i}",
+                      f"  IKEv2 SA: local {local}/4500 remote {peer}/4500 Active",
+                      f"          Capabilities:DN connid:{i} lifetime:{ios_uptime(life)}",
+                      "  IPSEC FLOW: permit ip 0.0.0.0/0.0.0.0 0.0.0.0/0.0.0.0",
+                      f"        Active SAs: {2 if child_up else 0}, origin: crypto map",
+                      f"        Inbound:  #pkts dec'ed {pk_in} drop 0 life (KB/Sec) {remaining}",
+                      f"        Outbound: #pkts enc'ed {pk_out} drop 0 life (KB/Sec) {remaining}"]
+        else:
+            lines += ["Session status: DOWN-NEGOTIATING", f"Peer: {peer} port 500 fvrf: (none) ivrf: (none)",
+                      "      Desc: (none)", "      Phase1_id: (none)", "  Session ID: 0",
+                      f"  IKEv2 SA: local {local}/500 remote {peer}/500 Inactive",
+                      "          Capabilities:(none) connid:0 lifetime:0",
+                      "  IPSEC FLOW: permit ip 0.0.0.0/0.0.0.0 0.0.0.0/0.0.0.0",
+                      "        Active SAs: 0, origin: crypto map",
+                      "        Inbound:  #pkts dec'ed 0 drop 0 life (KB/Sec) 0/0",
+                      "        Outbound: #pkts enc'ed 0 drop 0 life (KB/Sec) 0/0"]
+        lines.append("")
+    return lines
+
+
+def _best_paths(cfg: dict, state: dict, since: dict[str, float]) -> dict[str, str]:
+    """prefix -> neighbor of the best path: eBGP, oldest path wins (IOS's tie-break for eBGP paths)."""
+    best: dict[str, tuple[float, str]] = {}
+    for n in (cfg["bgp"] or {}).get("neighbors", []):
+        st = state["neighbors"][n["address"]]
+        if st["state"] != "Established":
+            continue
+        age = since.get(f"bgp:{n['address']}", 0.0)
+        for p in st["prefixes_received"]:
+            if p not in best or age > best[p][0]:
+                best[p] = (age, n["address"])
+    return {p: v[1] for p, v in best.items()}
+
+
+def render_bgp_summary(cfg: dict, state: dict, since: dict[str, float]) -> list[str]:
+    """``show ip bgp summary`` in the published layout."""
+    bgp = cfg["bgp"]
+    if bgp is None:
+        return ["% BGP not active"]
+    received = _best_paths(cfg, state, since)
+    entries = len(set(received) | set(bgp["networks"]))
+    paths = sum(len(state["neighbors"][n["address"]]["prefixes_received"]) for n in bgp["neighbors"]
+                if state["neighbors"][n["address"]]["state"] == "Established") + len(bgp["networks"])
+    version = entries + 1
+    lines = [f"BGP router identifier {bgp['router_id'] or '0.0.0.0'}, local AS number {bgp['asn']}",
+             f"BGP table version is {version}, main routing table version {version}"]
+    if entries:
+        lines += [f"{entries} network entries using {entries * 248} bytes of memory",
+                  f"{paths} path entries using {paths * 136} bytes of memory",
+                  "2/2 BGP path/bestpath attribute entries using 576 bytes of memory",
+                  "1 BGP AS-PATH entries using 24 bytes of memory",
+                  "0 BGP route-map cache entries using 0 bytes of memory",
+                  "0 BGP filter-list cache entries using 0 bytes of memory",
+                  f"BGP using {entries * 248 + paths * 136 + 600} total bytes of memory",
+                  f"BGP activity {entries}/0 prefixes, {paths}/0 paths, scan interval 60 secs"]
+    lines += ["", "Neighbor        V           AS MsgRcvd MsgSent   TblVer  InQ OutQ Up/Down  State/PfxRcd"]
+    for n in bgp["neighbors"]:
+        st = state["neighbors"][n["address"]]
+        up = st["state"] == "Established"
+        age = since.get(f"bgp:{n['address']}", 0.0) if up else 0.0
+        msgs = 3 + int(age // 10)
+        updown = ios_uptime(age) if up else "never"
+        row = f"{n['address']:<15} 4 {n['remote_as']:>12} "
+        if up:
+            row += f"{msgs:>7} {msgs + 1:>7} {version:>8} {0:>4} {0:>4} {updown:<8} {len(st['prefixes_received']):>8}"
+        else:
+            row += f"{0:>7} {0:>7} {1:>8} {0:>4} {0:>4} {updown:<8} {st['state']}"
+        lines.append(row)
+    return lines
+
+
+BGP_TABLE_HEADER = ["Status codes: s suppressed, d damped, h history, * valid, > best, i - internal,",
+                    "              r RIB-failure, S Stale, m multipath, b backup-path, f RT-Filter,",
+                    "              x best-external, a additional-path, c RIB-compressed,",
+                    "              t secondary path,",
+                    "Origin codes: i - IGP, e - EGP, ? - incomplete",
+                    "RPKI validation codes: V valid, I invalid, N Not found", "",
+                    "     Network          Next Hop            Metric LocPrf Weight Path"]
+
+
+def _bgp_row(best: bool, network: str, next_hop: str, metric: str, weight: str, path: str) -> list[str]:
+    head = f" *{'>' if best else ' '}   "
+    tail = f"{next_hop:<15} {metric:>10} {'':>6} {weight:>6} {(path + ' ') if path else ''}i"
+    if len(network) > 16:
+        return [head + network, " " * 23 + tail]
+    return [f"{head}{network:<16} {tail}"]
+
+
+def render_bgp_table(cfg: dict, state: dict, since: dict[str, float], peer: str, which: str) -> list[str]:
+    """``show ip bgp neighbors X routes|received-routes|advertised-routes`` in the published layout."""
+    bgp = cfg["bgp"]
+    if bgp is None:
+        return ["% BGP not active"]
+    if peer not in state["neighbors"]:
+        return ["% No such neighbor or address family"]
+    st = state["neighbors"][peer]
+    if st["state"] != "Established":
+        return ["", "Total number of prefixes 0"]
+    version = len(set(_best_paths(cfg, state, since)) | set(bgp["networks"])) + 1
+    rows: list[str] = []
+    if which == "advertised-routes":
+        prefixes = st["prefixes_sent"]
+        for p in prefixes:
+            rows += _bgp_row(True, p, "0.0.0.0", "0", "32768", "")
+    else:
+        best = _best_paths(cfg, state, since)
+        prefixes = st["prefixes_received"]
+        for p in prefixes:
+            rows += _bgp_row(best.get(p) == peer, p, peer, "100", "0", str(state.get("cloud_asn") or ""))
+    return ([f"BGP table version is {version}, local router ID is {bgp['router_id'] or '0.0.0.0'}"] + BGP_TABLE_HEADER
+            + rows + ["", f"Total number of prefixes {len(prefixes)}"])
+
+
+ROUTE_CODES = ["Codes: L - local, C - connected, S - static, R - RIP, M - mobile, B - BGP",
+               "       D - EIGRP, EX - EIGRP external, O - OSPF, IA - OSPF inter area",
+               "       N1 - OSPF NSSA external type 1, N2 - OSPF NSSA external type 2",
+               "       E1 - OSPF external type 1, E2 - OSPF external type 2, m - OMP",
+               "       n - NAT, Ni - NAT inside, No - NAT outside, Nd - NAT DIA",
+               "       i - IS-IS, su - IS-IS summary, L1 - IS-IS level-1, L2 - IS-IS level-2",
+               "       ia - IS-IS inter area, * - candidate default, U - per-user static route",
+               "       H - NHRP, G - NHRP registered, g - NHRP registration summary",
+               "       o - ODR, P - periodic downloaded static route, l - LISP",
+               "       a - application route",
+               "       + - replicated route, % - next hop override, p - overrides from PfR",
+               "       & - replicated local route overrides by connected", ""]
+
+
+def _major(net: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+    first = int(net.network_address) >> 24
+    length = 8 if first < 128 else 16 if first < 192 else 24
+    return ipaddress.IPv4Network(f"{net.network_address}/{length}", strict=False)
+
+
+def render_ip_route(dev: Device, cfg: dict, state: dict, since: dict[str, float]) -> list[str]:
+    """``show ip route`` (connected/local, static, BGP) in the published IOS-XE layout."""
+    up_ifs: dict[str, bool] = {}
+    routes: list[tuple[ipaddress.IPv4Network, str, str]] = []  # (prefix, code, rest of the line)
+    tunnels = {t["name"]: t for t in cfg["tunnels"]}
+    for node in _children(dev.root, "interface "):
+        name = node.text.split()[1]
+        shut = any(c.text == "shutdown" for c in node.children)
+        up = not shut and (name not in tunnels or state["tunnels"][name]["child"] == "up")
+        up_ifs[name] = up
+        addr = _iface_address(node)
+        if up and addr:
+            iface = ipaddress.IPv4Interface(f"{addr[0]}/{addr[1]}")
+            routes.append((iface.network, "C", f"is directly connected, {name}"))
+            if addr[1] < 32:
+                routes.append((ipaddress.IPv4Network(f"{addr[0]}/32"), "L", f"is directly connected, {name}"))
+    statics: dict[ipaddress.IPv4Network, tuple[int, str]] = {}
+    for node in _children(dev.root, "ip route "):
+        m = re.fullmatch(rf"ip route ({IP}) ({IP}) (\S+)(?: (\d+))?(?: name \S+)?", node.text)
+        if not m:
+            continue
+        net = ipaddress.IPv4Network(f"{m.group(1)}/{m.group(2)}", strict=False)
+        target, dist = m.group(3), int(m.group(4) or 1)
+        if not re.fullmatch(IP, target) and not up_ifs.get(target):
+            continue
+        rest = f"is directly connected, {target}" if not re.fullmatch(IP, target) else f"[{dist}/0] via {target}"
+        if net not in statics or dist < statics[net][0]:
+            statics[net] = (dist, rest)
+    routes += [(net, "S", rest) for net, (_, rest) in statics.items()]
+    taken = {r[0] for r in routes}
+    for p, peer in _best_paths(cfg, state, since).items():
+        net = ipaddress.IPv4Network(p)
+        if net not in taken:
+            age = since.get(f"bgp:{peer}", 0.0)
+            routes.append((net, "B", f"[20/0] via {peer}, {ios_uptime(age)}"))
+    lines = list(ROUTE_CODES) + ["Gateway of last resort is not set", ""]
+    groups: dict[ipaddress.IPv4Network, list[tuple[ipaddress.IPv4Network, str, str]]] = {}
+    for r in routes:
+        groups.setdefault(_major(r[0]), []).append(r)
+    for major in sorted(groups):
+        members = sorted(groups[major], key=lambda r: (r[0].network_address, r[0].prefixlen))
+        inside = [r for r in members if r[0].prefixlen >= major.prefixlen]
+        masks = {r[0].prefixlen for r in inside}
+        short = False
+        if any(length > major.prefixlen for length in masks):
+            if len(masks) > 1:
+                lines.append(f"      {major} is variably subnetted, {len(inside)} subnets, {len(masks)} masks")
+            else:
+                lines.append(f"      {major.network_address}/{min(masks)} is subnetted, {len(inside)} subnets")
+                short = True
+        for net, code, rest in members:
+            shown = str(net.network_address) if short and net.prefixlen >= major.prefixlen else str(net)
+            lines.append(f"{code:<9}{shown} {rest}")
+    return lines
+
+
 # ---------------------------------------------------------------- the SSH server
 class Server:
     def __init__(self, state_dir: Path, username: str, password: str, enable_secret: str, hostname: str,
-                 initial: str) -> None:
+                 initial: str, lab_state: str = cloud_state.DEFAULT_STATE) -> None:
         self.state_dir = state_dir
+        self.lab_state = lab_state
+        self.up_since: dict[str, float] = {}  # "ike:Tunnel1" / "bgp:169.254.x.1" -> monotonic time it came up
         self.username = username
         self.password = password
         self.enable_secret = enable_secret
@@ -579,8 +920,45 @@ class Server:
             if not process.channel.is_closing():
                 process.exit(0)
 
+    def operational(self) -> tuple[dict, dict, dict[str, float]]:
+        """(device_cfg, evaluated state, seconds each tunnel/neighbor has been up), re-reading the lab cloud."""
+        cfg = device_cfg(self.device)
+        cloud = cloud_state.load_cloud(self.lab_state)
+        state = cloud_state.evaluate(cfg, cloud)
+        state["cloud_asn"] = cloud.get("asn")
+        now = time.monotonic()
+        up = {f"ike:{k}" for k, v in state["tunnels"].items() if v["ike"] == "up"}
+        up |= {f"bgp:{k}" for k, v in state["neighbors"].items() if v["state"] == "Established"}
+        for key in list(self.up_since):
+            if key not in up:
+                del self.up_since[key]
+        for key in up:
+            self.up_since.setdefault(key, now)
+        return cfg, state, {k: now - v for k, v in self.up_since.items()}
+
+    def _ike_lifetimes(self, cfg: dict) -> dict[str, int]:
+        return {t["name"]: int(_child_value(_top(self.device, f"crypto ikev2 profile {t['ike_profile']}"), "lifetime ")
+                               or 86400) for t in cfg["tunnels"]}
+
+    def show_state(self, line: str) -> list[str] | None:
+        """The operational show commands (simulated state), or None for any other command."""
+        if re.fullmatch(r"sh(ow)? cry(pto)? se(ssion)? d(etail)?", line):
+            cfg, state, since = self.operational()
+            return render_session_detail(cfg, state, since, self._ike_lifetimes(cfg))
+        if re.fullmatch(r"sh(ow)? ip bgp sum(mary)?", line):
+            return render_bgp_summary(*self.operational())
+        m = re.fullmatch(rf"sh(ow)? ip bgp nei(ghbors)? ({IP}) (routes|received-routes|advertised-routes)", line)
+        if m:
+            return render_bgp_table(*self.operational(), m.group(3), m.group(4))
+        if re.fullmatch(r"sh(ow)? ip ro(ute)?", line):
+            return render_ip_route(self.device, *self.operational())
+        return None
+
     def exec_command(self, line: str, privileged: bool) -> list[str]:
         dev = self.device
+        shown = self.show_state(line)
+        if shown is not None:
+            return shown
         if re.fullmatch(r"terminal (length|width) \d+|terminal no monitor|terminal monitor", line):
             return []
         if re.fullmatch(r"show run(ning-config)?(?: \| .*)?", line) and privileged:
@@ -602,7 +980,8 @@ class Server:
 async def serve(args: argparse.Namespace) -> None:
     state_dir: Path = args.state_dir
     initial = Path(args.initial_config).read_text() if args.initial_config else ""
-    server = Server(state_dir, args.username, args.password, args.enable_secret, args.hostname, initial)
+    server = Server(state_dir, args.username, args.password, args.enable_secret, args.hostname, initial,
+                    args.lab_state)
     server.persist()
     hostkey = state_dir / "ssh_host_key"
     if not hostkey.exists():
@@ -668,7 +1047,7 @@ def start(args: argparse.Namespace) -> dict:
             (state_dir / name).unlink(missing_ok=True)
     port = args.port or free_port()
     cmd = [sys.executable, str(Path(__file__).resolve()), "serve", "--state-dir", str(state_dir), "--port", str(port),
-           "--username", args.username, "--hostname", args.hostname]
+           "--username", args.username, "--hostname", args.hostname, "--lab-state", args.lab_state]
     if args.initial_config:
         cmd += ["--initial-config", str(args.initial_config)]
     env = {**os.environ, "IOSXE_SIM_PASSWORD": args.password, "IOSXE_SIM_ENABLE": args.enable_secret}
@@ -718,6 +1097,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hostname", default="iosxe-sim")
     ap.add_argument("--initial-config", help="extra IOS config loaded at first start (e.g. conflicting objects)")
     ap.add_argument("--fresh", action="store_true", help="forget the saved running/startup config")
+    ap.add_argument("--lab-state", default=os.environ.get("STOWPATH_LAB_STATE", cloud_state.DEFAULT_STATE),
+                    help="the lab's state directory: the simulated tunnels and BGP follow its cloud")
     args = ap.parse_args(argv)
     if args.action == "serve":
         asyncio.run(serve(args))

@@ -7,6 +7,12 @@ This is NOT an IOS-XE router: it validates IOS-XE native XML against Cisco's rea
 real NETCONF datastore mechanics (candidate, lock, confirmed-commit with server-side rollback,
 discard-changes), but it has no data plane and no IOS semantic checks.
 
+Operational data (``<get>`` of Cisco-IOS-XE-crypto-oper ``crypto-oper-data``, Cisco-IOS-XE-bgp-oper
+``bgp-state-data``, ietf-routing ``routing-state``) comes from a NETCONF STATE SIMULATOR in front of
+netconfd: sshd's subsystem is ``netconf_oper_proxy.py relay``, which passes every other RPC to the real
+``netconf-subsystem`` unchanged and answers those ``<get>``s from the running configuration evaluated
+against the lab cloud (``cloud_state.py``) by a root ``netconf_oper_proxy.py state-server``.
+
     netconf_iosxe.py start  [--port N] [--state-dir DIR] [--user U] [--password P]
     netconf_iosxe.py stop   [--state-dir DIR]
     netconf_iosxe.py status [--state-dir DIR]      # prints JSON (host, port, user, pids, up)
@@ -39,6 +45,9 @@ SDIST = "ydk-models-cisco-ios-xe==16.9.1"
 DEFAULT_PORT = 8830
 DEFAULT_USER = "stowpath-nc"
 DEFAULT_PASSWORD = "stowpath-lab-nc"  # lab-only account on 127.0.0.1
+OPER_PROXY = Path(__file__).resolve().with_name("netconf_oper_proxy.py")
+RELAY_PYTHON = "/usr/bin/python3"  # the SSH user cannot run the root-owned venv: the relay is stdlib only
+PROCESSES = ("netconfd", "sshd", "oper_proxy")
 # Top modules only (submodules such as Cisco-IOS-XE-ip/-interfaces come in through `include`).
 MODULES = (
     "Cisco-IOS-XE-native",
@@ -155,7 +164,7 @@ def _read_state(state_dir: Path) -> dict:
 
 def start(state_dir: Path, port: int, user: str, password: str, authorized_key: str | None) -> dict:
     old = _read_state(state_dir)
-    if old and all(_alive(old["pids"][k], k) for k in ("netconfd", "sshd")):
+    if old and all(k in old["pids"] and _alive(old["pids"][k], k) for k in PROCESSES):
         return status(state_dir)
     stop(state_dir)
     yang = ensure_models()
@@ -164,6 +173,7 @@ def start(state_dir: Path, port: int, user: str, password: str, authorized_key: 
     os.chmod(state_dir, 0o755)
     # short path: AF_UNIX names are limited (~107 bytes) and netconf-subsystem truncates long ones
     sock = Path(f"/tmp/stowpath-ncx-{port}.sock")
+    state_sock = Path(f"/tmp/stowpath-ncstate-{port}.sock")
     hostkey = state_dir / "ssh_host_ed25519_key"
     if not hostkey.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hostkey)], check=True)
@@ -188,7 +198,8 @@ def start(state_dir: Path, port: int, user: str, password: str, authorized_key: 
                 "PermitRootLogin no",
                 "MaxStartups 50:30:100",
                 "LogLevel INFO",
-                f"Subsystem netconf /usr/sbin/netconf-subsystem --ncxserver-sockname={port}@{sock}",
+                f"Subsystem netconf {RELAY_PYTHON} {OPER_PROXY} relay --ncx-sockname={port}@{sock} "
+                f"--state-socket={state_sock}",
                 "",
             ]
         )
@@ -225,6 +236,18 @@ def start(state_dir: Path, port: int, user: str, password: str, authorized_key: 
             raise RuntimeError(f"netconfd did not start:\n{log}")
         time.sleep(0.05)
     os.chmod(sock, 0o666)
+    state_sock.unlink(missing_ok=True)
+    with open(state_dir / "oper_proxy.log", "ab") as oper_log:
+        oper = subprocess.Popen(
+            [sys.executable, str(OPER_PROXY), "state-server", "--socket", str(state_sock)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=oper_log, start_new_session=True,
+        )
+    while not (state_sock.exists() and _connectable(state_sock)):
+        if oper.poll() is not None or time.monotonic() > deadline:
+            ncd.terminate()
+            raise RuntimeError("the operational state simulator did not start: "
+                               + (state_dir / "oper_proxy.log").read_text(errors="replace")[-2000:])
+        time.sleep(0.05)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
     sshd = subprocess.Popen(
         ["/usr/sbin/sshd", "-D", "-f", str(sshd_cfg), "-E", str(state_dir / "sshd.log")],
@@ -234,15 +257,19 @@ def start(state_dir: Path, port: int, user: str, password: str, authorized_key: 
     while not _port_open(port):
         if sshd.poll() is not None or time.monotonic() > deadline:
             ncd.terminate()
+            oper.terminate()
             raise RuntimeError("sshd did not start: " + (state_dir / "sshd.log").read_text(errors="replace"))
         time.sleep(0.05)
     state = {
-        "target": "netconfd (yuma123) with Cisco IOS-XE 16.9.1 native YANG models -- a simulator, not IOS-XE",
+        "target": "netconfd (yuma123) with Cisco IOS-XE 16.9.1 native YANG models + a NETCONF state simulator "
+                  "(crypto/bgp/route operational data) -- a simulator, not IOS-XE",
         "host": "127.0.0.1",
         "port": port,
         "user": user,
-        "pids": {"netconfd": ncd.pid, "sshd": sshd.pid},
+        "pids": {"netconfd": ncd.pid, "sshd": sshd.pid, "oper_proxy": oper.pid},
         "socket": str(sock),
+        "state_socket": str(state_sock),
+        "oper_models": ["Cisco-IOS-XE-crypto-oper", "Cisco-IOS-XE-bgp-oper", "ietf-routing"],
         "modules": list(MODULES),
         "log": str(state_dir / "netconfd.log"),
     }
@@ -263,8 +290,9 @@ def stop(state_dir: Path) -> dict:
                 os.kill(pid, signal.SIGKILL)
     if state:
         (state_dir / "state.json").unlink(missing_ok=True)
-        if state.get("socket"):
-            Path(state["socket"]).unlink(missing_ok=True)
+        for key in ("socket", "state_socket"):
+            if state.get(key):
+                Path(state[key]).unlink(missing_ok=True)
     return {"up": False}
 
 
@@ -272,7 +300,7 @@ def status(state_dir: Path) -> dict:
     state = _read_state(state_dir)
     if not state:
         return {"up": False}
-    up = all(_alive(state["pids"][k], k) for k in ("netconfd", "sshd")) and _port_open(state["port"])
+    up = all(_alive(pid, k) for k, pid in state["pids"].items()) and _port_open(state["port"])
     return {**state, "up": up}
 
 

@@ -1,4 +1,4 @@
-"""Crypto policy: vendor algorithm names -> canonical ids -> each platform's spelling (data, not ifs).
+"""Crypto policy: vendor algorithm names -> canonical ids (each platform spells them in its spec).
 
 Canonical ids: encryption ``aes128 aes192 aes256 aes128gcm16 aes256gcm16 3des des``;
 integrity ``md5 sha1 sha256 sha384 sha512``; Diffie-Hellman groups as integers.
@@ -47,43 +47,10 @@ _INTEG_ALIASES = {
     "hmac-sha-512-256": "sha512",
 }
 
-# Per-platform spellings. Keys: ike_encryption, ike_integrity, esp_encryption, esp_integrity, dh.
-PLATFORM_NAMES: dict[str, dict[str, dict]] = {
-    "linux_strongswan": {
-        "ike_encryption": {e: e for e in ENCRYPTION},
-        "esp_encryption": {e: e for e in ENCRYPTION},
-        "ike_integrity": {i: i for i in INTEGRITY},
-        "esp_integrity": {i: i for i in INTEGRITY},
-        "dh": {1: "modp768", 2: "modp1024", 5: "modp1536", 14: "modp2048", 15: "modp3072",
-               16: "modp4096", 19: "ecp256", 20: "ecp384", 21: "ecp521", 22: "modp1024s160",
-               23: "modp2048s224", 24: "modp2048s256"},
-    },
-    "cisco_iosxe": {
-        "ike_encryption": {"aes128": "aes-cbc-128", "aes192": "aes-cbc-192", "aes256": "aes-cbc-256",
-                           "aes128gcm16": "aes-gcm-128", "aes256gcm16": "aes-gcm-256",
-                           "3des": "3des", "des": "des"},
-        "esp_encryption": {"aes128": "esp-aes 128", "aes192": "esp-aes 192", "aes256": "esp-aes 256",
-                           "aes128gcm16": "esp-gcm 128", "aes256gcm16": "esp-gcm 256",
-                           "3des": "esp-3des", "des": "esp-des"},
-        "ike_integrity": {i: i for i in INTEGRITY},
-        "esp_integrity": {"md5": "esp-md5-hmac", "sha1": "esp-sha-hmac", "sha256": "esp-sha256-hmac",
-                          "sha384": "esp-sha384-hmac", "sha512": "esp-sha512-hmac"},
-        "dh": {g: str(g) for g in DH_GROUPS},
-    },
-    "junos": {
-        "ike_encryption": {"aes128": "aes-128-cbc", "aes192": "aes-192-cbc", "aes256": "aes-256-cbc",
-                           "aes128gcm16": "aes-128-gcm", "aes256gcm16": "aes-256-gcm",
-                           "3des": "3des-cbc", "des": "des-cbc"},
-        "esp_encryption": {"aes128": "aes-128-cbc", "aes192": "aes-192-cbc", "aes256": "aes-256-cbc",
-                           "aes128gcm16": "aes-128-gcm", "aes256gcm16": "aes-256-gcm",
-                           "3des": "3des-cbc", "des": "des-cbc"},
-        "ike_integrity": {"md5": "md5", "sha1": "sha1", "sha256": "sha-256", "sha384": "sha-384",
-                          "sha512": "sha-512"},
-        "esp_integrity": {"md5": "hmac-md5-96", "sha1": "hmac-sha1-96", "sha256": "hmac-sha-256-128",
-                          "sha384": "hmac-sha-384-192", "sha512": "hmac-sha-512-256"},
-        "dh": {g: f"group{g}" for g in DH_GROUPS},
-    },
-}
+# IKE's standard names of the DH groups (strongSwan spells them this way; vendor files sometimes do too).
+DH_NAMES = {1: "modp768", 2: "modp1024", 5: "modp1536", 14: "modp2048", 15: "modp3072", 16: "modp4096",
+            19: "ecp256", 20: "ecp384", 21: "ecp521", 22: "modp1024s160", 23: "modp2048s224", 24: "modp2048s256"}
+
 
 
 def is_aead(encryption: str) -> bool:
@@ -105,7 +72,7 @@ def canonical_dh(name: str | int) -> int | None:
     m = re.fullmatch(r"(?:group|dh|dh-group|dhgroup)?\s*(\d+)", text)
     if m and int(m.group(1)) in DH_GROUPS:
         return int(m.group(1))
-    for group, spelled in PLATFORM_NAMES["linux_strongswan"]["dh"].items():
+    for group, spelled in DH_NAMES.items():
         if spelled == text:
             return group
     return None
@@ -134,9 +101,12 @@ def apply_policy(kind: str, value: str | int, allow_legacy: bool) -> PolicyResul
 
 
 def spell(platform: str, kind: str, value: str | int) -> str:
-    """The platform's name for a canonical algorithm (``spell('junos', 'dh', 14) == 'group14'``)."""
+    """The platform's name for a canonical algorithm (``spell('junos', 'dh', 14) == 'group14'``); the
+    spellings are data in each platform's spec (``platforms/<name>.py``, ``CRYPTO``)."""
+    from .platforms import get
+
     try:
-        return PLATFORM_NAMES[platform][kind][value]
+        return get(platform).crypto[kind][value]
     except KeyError as exc:
         raise ValueError(f"{platform} has no spelling for {kind} {value!r}") from exc
 

@@ -21,6 +21,7 @@ description:
   - Read-only; runs in check mode too.
 version_added: "0.1.0"
 author: stowpath developers
+extends_documentation_fragment: [stowpath.core.device]
 options:
   site:
     description:
@@ -47,10 +48,6 @@ options:
     description: Interfaces the cloud routes must use (default C(ipsec0) for VPN, the DX VLAN interface for DX).
     type: list
     elements: str
-  platform:
-    description: Gateway platform whose state is read (default the site's C(gateway_platform)).
-    type: str
-    choices: [linux_strongswan]
   wait_timeout:
     description: Seconds to keep re-reading until every check passes (0 reads once).
     type: float
@@ -122,11 +119,12 @@ rounds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.stowpath.core.plugins.module_utils.platforms import linux_strongswan
+from ansible_collections.stowpath.core.plugins.module_utils.transports.base import TransportError
 from ansible_collections.stowpath.core.plugins.module_utils.verify.bgp import evaluate_bgp
 from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
 from ansible_collections.stowpath.core.plugins.module_utils.verify.poll import until_passing
 from ansible_collections.stowpath.core.plugins.module_utils.verify.result import finish
+from ansible_collections.stowpath.core.plugins.module_utils.verify.session import STATE_ARGS, state_session
 
 
 def main() -> None:
@@ -138,7 +136,7 @@ def main() -> None:
             "advertise": {"type": "list", "elements": "str"},
             "cloud_cidrs": {"type": "list", "elements": "str"},
             "link_interfaces": {"type": "list", "elements": "str"},
-            "platform": {"type": "str", "choices": ["linux_strongswan"]},
+            **STATE_ARGS,
             "wait_timeout": {"type": "float", "default": 0},
             "interval": {"type": "float", "default": 0.5},
             "fail_on_error": {"type": "bool", "default": True},
@@ -159,18 +157,16 @@ def main() -> None:
             module.fail_json(msg=f"neighbor {n!r} has no address")
         n.setdefault("name", n["address"])
 
-    def run(argv: list[str]) -> tuple[int, str, str]:
-        return module.run_command(argv)
+    with state_session(module, p["site"]) as (recipe, t):
 
-    def evaluate() -> tuple[list, dict]:
-        addrs = [n["address"] for n in exp.get("neighbors") or []] if exp.get("routing") == "bgp" else []
-        try:
-            observed = linux_strongswan.collect_bgp(run, addrs)
-        except (linux_strongswan.ParseError, ValueError) as exc:
-            module.fail_json(msg=f"cannot read the gateway's BGP state: {exc}")
-        return evaluate_bgp(exp, observed)
+        def evaluate() -> tuple[list, dict]:
+            try:
+                observed = recipe.bgp(t.query, exp)
+            except (TransportError, ValueError) as exc:
+                module.fail_json(msg=f"cannot read the gateway's BGP state: {getattr(exc, 'message', exc)}")
+            return evaluate_bgp(exp, observed)
 
-    checks, facts, elapsed, rounds = until_passing(evaluate, p["wait_timeout"], p["interval"])
+        checks, facts, elapsed, rounds = until_passing(evaluate, p["wait_timeout"], p["interval"])
     for c in checks:
         c["duration_s"] = elapsed
     finish(module, "BGP status", checks, {**facts, "elapsed_s": elapsed, "rounds": rounds})

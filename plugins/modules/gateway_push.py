@@ -6,74 +6,41 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: gateway_push
-short_description: Push a rendered gateway configuration to a Cisco IOS-XE or Junos router, commit-confirmed
+short_description: Push a rendered gateway configuration (any platform), undone unless confirmed
 description:
-  - Runs on the controller (delegate it to localhost) and talks to the router over the selected transport.
+  - One change flow for every platform of the registry (C(plugins/module_utils/platforms/)) and every transport.
   - C(action=push) computes the exact change (hier_config remediation for CLI, the device's own candidate diff for
-    NETCONF and NAPALM), and unless in check mode applies it so that it is undone unless confirmed
-    (NETCONF confirmed-commit with persist id, NAPALM C(commit_config(revert_in)), CLI pre-change snapshot).
-    It returns a C(token).
-  - The playbook then verifies the tunnels/BGP/routes and calls the module again with C(action=confirm) (CLI
-    saves with C(write memory) only then) or C(action=rollback).
-  - A push that is never confirmed is rolled back by the device at the timeout (NETCONF, NAPALM) or restored by
-    the next run (CLI), which says so. Two runs never push to one device at the same time (per-device lock and
-    journal under O(state_dir)).
+    NETCONF and NAPALM, file and FRR diffs on a Linux gateway), and unless in check mode applies it so that it can be
+    undone (NETCONF confirmed-commit with persist id, NAPALM C(commit_config(revert_in)), CLI pre-change snapshot,
+    Linux byte-for-byte snapshot). It returns a C(token).
+  - The playbook then verifies tunnels/BGP/routes and calls the module again with C(action=confirm) (CLI saves
+    with C(write memory) only then) or C(action=rollback).
+  - A push that is never confirmed is rolled back by the device at the timeout (NETCONF, NAPALM) or restored by the
+    next run, which says so. Two runs never push to one device at the same time (per-device lock and journal under
+    O(state_dir)).
+  - Router platforms run on the controller (delegate to localhost); C(linux_strongswan) runs on the gateway.
   - Secrets are masked in every diff, command list and message.
 version_added: "0.1.0"
 author: stowpath
+extends_documentation_fragment: [stowpath.core.device]
 options:
   action:
     description: C(push) the intended configuration, or C(confirm)/C(rollback) the push named by O(token).
     type: str
     choices: [push, confirm, rollback]
     default: push
-  platform:
-    description: Gateway platform of the host (C(gateway_platform)).
-    type: str
-    required: true
-    choices: [cisco_iosxe, junos]
-  transport:
+  artifacts:
     description:
-      - C(netmiko) (CLI, cisco_iosxe), C(netconf) (ncclient, cisco_iosxe native YANG or junos), C(napalm).
-      - Default per platform, cisco_iosxe C(netmiko), junos C(napalm).
-    type: str
-    choices: [netmiko, netconf, napalm]
-  host:
-    description: Management address of the router.
-    type: str
-    required: true
-  port:
-    description: SSH/NETCONF port (default 22; 830 for netconf and for napalm on junos).
-    type: int
-  username:
-    description: Login user.
-    type: str
-    required: true
-  password:
-    description: Login password.
-    type: str
-  key_file:
-    description: SSH private key file (instead of or besides the password).
-    type: path
-  enable_secret:
-    description: IOS enable secret (netmiko).
-    type: str
-  timeout:
-    description: Connect/read timeout in seconds.
-    type: int
-    default: 20
-  command_timeout:
-    description: Seconds to wait for the device's answer to one CLI line (netmiko) before giving the session up.
-    type: int
-    default: 15
+      - "The rendered artifacts as C({name: text}) (read on the controller, e.g. with the C(file) lookup): the
+        transport takes the one(s) its platform spec names (Linux C(swanctl.conf), C(frr.conf), C(nftables.conf))."
+    type: dict
   intended:
-    description:
-      - Path (on the controller) of the artifact to push. Default from O(artifact_dir) by transport
-        (netmiko C(config.cfg), netconf C(netconf.xml), napalm junos C(config.set) for merge and C(netconf.xml) for
-        replace).
+    description: Path (on the host running the module) of the one artifact to push, instead of O(artifacts).
     type: path
   artifact_dir:
-    description: The host's render directory (C(build/<host>)), used when O(intended) is not given.
+    description:
+      - The host's render directory (C(build/<host>)) when the module runs where it is; the artifact is chosen
+        from the platform spec by transport and O(mode).
     type: path
   mode:
     description:
@@ -95,31 +62,24 @@ options:
     type: str
     default: stowpath
   state_dir:
-    description: Controller directory for the per-device lock and push journal.
+    description:
+      - Directory for the per-device lock and push journal (routers; on the controller), or the gateway's state
+        directory (Linux; snapshots in C(backups/), journal in C(push/)).
+      - Default C(~/.cache/stowpath/push) on the controller, C(/var/lib/stowpath) on a Linux gateway.
     type: path
-    default: ~/.cache/stowpath/push
   lock_wait:
     description: Seconds to wait for another run's lock on the same device.
     type: int
     default: 30
-  device_type:
-    description: Netmiko device type.
-    type: str
-    default: cisco_ios
-  napalm_driver:
-    description: NAPALM driver (default junos for junos, ios for cisco_iosxe; C(mock) for tests).
-    type: str
-  napalm_optional_args:
-    description: NAPALM optional_args (for the mock driver a dict with C(path) set to the recorded answers).
+  paths:
+    description: Linux gateway only, the files stowpath owns (keys C(swanctl), C(frr), C(nft), C(nft_main)).
     type: dict
-  hostkey_verify:
-    description: Verify the NETCONF SSH host key against known_hosts.
+  restore_drift:
+    description:
+      - Drift remediation, routers only; a section stowpath applied before and that was edited on the device is
+        restored instead of being refused as a conflict (a section stowpath never wrote stays a conflict).
     type: bool
     default: false
-  secrets:
-    description: Extra values to mask in all output.
-    type: list
-    elements: str
 """
 
 EXAMPLES = r"""
@@ -206,77 +166,83 @@ rolled_back:
 """
 
 import os
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.stowpath.core.plugins.module_utils.transports.base import DEFAULT_TRANSPORT, ConnParams
+from ansible_collections.stowpath.core.plugins.module_utils.transports.ansible_args import DEVICE_ARGS, connection
+from ansible_collections.stowpath.core.plugins.module_utils.transports.base import open_transport
 from ansible_collections.stowpath.core.plugins.module_utils.transports.push import PushError, finish, push
 
-ARTIFACT = {("cisco_iosxe", "netmiko"): "config.cfg", ("cisco_iosxe", "netconf"): "netconf.xml",
-            ("cisco_iosxe", "napalm"): "config.cfg", ("junos", "netconf"): "netconf.xml",
-            ("junos", "napalm", "merge"): "config.set", ("junos", "napalm", "replace"): "netconf.xml"}
 
-
-def _artifact(p: dict) -> str | None:
+def _intended(p: dict, spec: Any, transport: str) -> tuple[str | None, Any]:
+    """(path, content) of what to push: one file for routers, ``{artifact: text}`` for several."""
+    names = spec.artifact(transport, p["mode"])
     if p["intended"]:
-        return p["intended"]
-    if not p["artifact_dir"]:
-        return None
-    transport = p["transport"] or DEFAULT_TRANSPORT[p["platform"]]
-    name = ARTIFACT.get((p["platform"], transport, p["mode"])) or ARTIFACT.get((p["platform"], transport))
-    return os.path.join(p["artifact_dir"], name) if name else None
+        return p["intended"], None
+    if p["artifacts"]:
+        if isinstance(names, str):
+            if names not in p["artifacts"]:
+                raise ValueError(f"artifacts lacks {names} (the {transport} transport pushes it)")
+            return None, p["artifacts"][names]
+        missing = [n for n in names if n not in p["artifacts"]]
+        if missing:
+            raise ValueError(f"artifacts lacks {', '.join(missing)}")
+        return None, {n: p["artifacts"][n] for n in names}
+    if p["artifact_dir"] and isinstance(names, str):
+        return os.path.join(p["artifact_dir"], names), None
+    raise ValueError("give artifacts (the rendered files), or intended / artifact_dir (build/<host>)")
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
+            **DEVICE_ARGS,
             "action": {"type": "str", "choices": ["push", "confirm", "rollback"], "default": "push"},
-            "platform": {"type": "str", "required": True, "choices": ["cisco_iosxe", "junos"]},
-            "transport": {"type": "str", "choices": ["netmiko", "netconf", "napalm"]},
-            "host": {"type": "str", "required": True},
-            "port": {"type": "int"},
-            "username": {"type": "str", "required": True},
-            "password": {"type": "str", "no_log": True},
-            "key_file": {"type": "path", "no_log": False},
-            "enable_secret": {"type": "str", "no_log": True},
-            "timeout": {"type": "int", "default": 20},
-            "command_timeout": {"type": "int", "default": 15},
+            "artifacts": {"type": "dict", "no_log": True},
             "intended": {"type": "path"},
             "artifact_dir": {"type": "path"},
             "mode": {"type": "str", "choices": ["merge", "replace"], "default": "merge"},
             "confirm_timeout": {"type": "int", "default": 120},
             "token": {"type": "str", "no_log": False},
             "owner": {"type": "str", "default": "stowpath"},
-            "state_dir": {"type": "path", "default": "~/.cache/stowpath/push"},
+            "state_dir": {"type": "path"},
             "lock_wait": {"type": "int", "default": 30},
-            "device_type": {"type": "str", "default": "cisco_ios"},
-            "napalm_driver": {"type": "str"},
-            "napalm_optional_args": {"type": "dict"},
-            "hostkey_verify": {"type": "bool", "default": False},
-            "secrets": {"type": "list", "elements": "str", "no_log": True},
+            "paths": {"type": "dict"},
+            "restore_drift": {"type": "bool", "default": False},
         },
         required_if=[("action", "confirm", ("token",), True), ("action", "rollback", ("token",), True)],
         supports_check_mode=True,
     )
     p = module.params
-    transport = p["transport"] or DEFAULT_TRANSPORT[p["platform"]]
-    port = p["port"] or (830 if transport == "netconf" or (transport, p["platform"]) == ("napalm", "junos") else 22)
-    conn = ConnParams(
-        host=p["host"], port=port, username=p["username"], password=p["password"], key_file=p["key_file"],
-        enable_secret=p["enable_secret"], timeout=p["timeout"],
-        options={"device_type": p["device_type"], "cli_read_timeout": p["command_timeout"], "napalm_driver": p["napalm_driver"],
-                 "optional_args": p["napalm_optional_args"] or {}, "hostkey_verify": p["hostkey_verify"]},
-    )
-    common = {"state_dir": p["state_dir"], "owner": p["owner"], "check_mode": module.check_mode,
-              "secrets": p["secrets"] or [], "lock_wait": float(p["lock_wait"])}
+    try:
+        spec, transport, conn = connection(p)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    state_dir = p["state_dir"] or ("/var/lib/stowpath" if spec.runs_on == "device" else "~/.cache/stowpath/push")
+    extra: dict[str, Any] = {}
+    if spec.runs_on == "device":
+        extra = {"run": module.run_command, "paths": p["paths"], "state_dir": state_dir}
+        state_dir = os.path.join(state_dir, "push")
+
+    def opener(platform: Any, name: Any, c: Any, secrets: Any = None) -> Any:
+        return open_transport(platform, name, c, secrets, **extra)
+
+    if p["restore_drift"] and spec.runs_on == "controller":
+        from ansible_collections.stowpath.core.plugins.module_utils.drift.vendor import drift_aware_opener, previous_for
+
+        opener = drift_aware_opener(previous_for(state_dir, conn, p["owner"]), base=opener)
+    common = {"state_dir": state_dir, "owner": p["owner"], "check_mode": module.check_mode,
+              "secrets": p["secrets"] or [], "lock_wait": float(p["lock_wait"]), "opener": opener}
     try:
         if p["action"] == "push":
-            intended = _artifact(p)
-            if not intended:
-                module.fail_json(msg="give intended (artifact path) or artifact_dir (build/<host>)")
-            result = push(p["platform"], transport, conn, intended, mode=p["mode"],
-                          confirm_timeout=p["confirm_timeout"], **common)
+            try:
+                path, content = _intended(p, spec, transport)
+            except ValueError as exc:
+                module.fail_json(msg=str(exc))
+            result = push(spec.name, transport, conn, path, mode=p["mode"], confirm_timeout=p["confirm_timeout"],
+                          intended=content, **common)
         else:
-            result = finish(p["action"], p["platform"], transport, conn, p["token"], **common)
+            result = finish(p["action"], spec.name, transport, conn, p["token"], **common)
     except PushError as exc:
         res = dict(exc.result)
         res["diff_text"] = res.pop("diff", "")

@@ -21,24 +21,6 @@ description:
 version_added: "0.1.0"
 author: stowpath developers
 options:
-  pacs_product:
-    description: The PACS product (its driver); C(manual) for a PACS without an API.
-    type: str
-    choices: [orthanc, manual]
-    default: orthanc
-  api_url:
-    description: The PACS REST API (Orthanc), e.g. C(http://127.0.0.1:8042). Required for C(orthanc).
-    type: str
-  api_username:
-    description: REST API user (Basic auth), if the API requires one.
-    type: str
-  api_password:
-    description: REST API password.
-    type: str
-  api_timeout:
-    description: Seconds to wait for one REST API answer.
-    type: int
-    default: 30
   orthanc_config:
     description:
       - Orthanc's configuration file or directory on the host this task runs on (the PACS host).
@@ -67,21 +49,6 @@ options:
         (without C(/studies)) is also accepted; Orthanc is given the root.
     type: str
     required: true
-  client_cert:
-    description: Client certificate (PEM) path on the PACS host, for mTLS.
-    type: path
-  client_key:
-    description: Client private key (PEM) path on the PACS host, for mTLS.
-    type: path
-  client_key_password:
-    description: Password of an encrypted O(client_key).
-    type: str
-  username:
-    description: Basic-auth user at the cloud.
-    type: str
-  password:
-    description: Basic-auth password at the cloud.
-    type: str
   http_headers:
     description: Extra HTTP headers the PACS sends (values are treated as secrets).
     type: dict
@@ -108,6 +75,12 @@ options:
     type: str
     choices: [present, absent]
     default: present
+notes:
+  - O(client_cert), O(client_key), O(client_key_password), O(username) and O(password) are what the PACS
+    uses to reach the cloud (paths on the PACS host).
+extends_documentation_fragment:
+  - stowpath.core.dicomweb
+  - stowpath.core.dicomweb.pacs_api
 """
 
 EXAMPLES = r"""
@@ -181,27 +154,21 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.checks import summary_message
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb import ansible_args
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.base import DestinationSpec, PacsError, SpecError
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.checklist import ManualDriver
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.destination import ensure_destination, refused
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.orthanc import OrthancApi, OrthancDriver
 
 ARGS = {
-    "pacs_product": {"type": "str", "choices": ["orthanc", "manual"], "default": "orthanc"},
-    "api_url": {"type": "str"},
-    "api_username": {"type": "str"},
-    "api_password": {"type": "str", "no_log": True},
-    "api_timeout": {"type": "int", "default": 30},
+    **ansible_args.PACS_API_ARGS,
     "orthanc_config": {"type": "path"},
     "manage_ca": {"type": "bool", "default": False},
     "label": {"type": "str", "default": "Cloud STOW-RS"},
     "name": {"type": "str"},
     "url": {"type": "str", "required": True},
-    "client_cert": {"type": "path"},
-    "client_key": {"type": "path", "no_log": False},
-    "client_key_password": {"type": "str", "no_log": True},
-    "username": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
+    **ansible_args.CLIENT_TLS_ARGS,
+    **ansible_args.BASIC_AUTH_ARGS,
     "http_headers": {"type": "dict", "default": {}, "no_log": True},
     "ca_file": {"type": "path"},
     "timeout": {"type": "int", "default": 300},
@@ -217,7 +184,7 @@ def default_name(label: str) -> str:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
-                           required_if=[("pacs_product", "orthanc", ("api_url",))])
+                           required_if=ansible_args.PACS_API_REQUIRED_IF)
     p = module.params
     spec = DestinationSpec(
         name=p["name"] or default_name(p["label"]), url=p["url"], label=p["label"], timeout=p["timeout"],
@@ -236,8 +203,7 @@ def main() -> None:
     except SpecError as exc:
         module.fail_json(msg=f"refused: {exc}", checks=[refused(spec.name, str(exc))], destination=spec.masked())
     except PacsError as exc:
-        module.fail_json(msg=f"{exc} (action: {exc.action})" if exc.action else str(exc),
-                         destination=spec.masked(), detail=exc.detail)
+        module.fail_json(msg=ansible_args.pacs_error_message(exc), destination=spec.masked(), detail=exc.detail)
     for warning in result.pop("warnings"):
         module.warn(warning)
     diff = result.pop("diff")

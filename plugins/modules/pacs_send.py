@@ -26,22 +26,6 @@ author: stowpath developers
 options:
   pacs_product:
     description: The PACS product; C(manual) only returns a skipped check with instructions.
-    type: str
-    choices: [orthanc, manual]
-    default: orthanc
-  api_url:
-    description: The PACS REST API, e.g. C(http://127.0.0.1:8042). Required for C(orthanc).
-    type: str
-  api_username:
-    description: REST API user.
-    type: str
-  api_password:
-    description: REST API password.
-    type: str
-  api_timeout:
-    description: Seconds to wait for one REST API answer.
-    type: int
-    default: 30
   destination:
     description: The destination's name in the PACS (as set by M(stowpath.core.pacs_destination)).
     type: str
@@ -76,21 +60,6 @@ options:
   ca_file:
     description: CA bundle that verifies the cloud (controller side).
     type: path
-  client_cert:
-    description: Client certificate for QIDO-RS (controller side).
-    type: path
-  client_key:
-    description: Client key for QIDO-RS (controller side).
-    type: path
-  client_key_password:
-    description: Password of an encrypted O(client_key).
-    type: str
-  username:
-    description: Basic-auth user for QIDO-RS.
-    type: str
-  password:
-    description: Basic-auth password for QIDO-RS.
-    type: str
   validate_certs:
     description: Verify the cloud's certificate for QIDO-RS.
     type: bool
@@ -103,6 +72,12 @@ options:
     description: Look the study up with QIDO-RS after the PACS reports success.
     type: bool
     default: true
+notes:
+  - O(ca_file), O(client_cert), O(client_key), O(client_key_password), O(username) and O(password) are
+    the verifying side's own access to QIDO-RS, not the PACS's.
+extends_documentation_fragment:
+  - stowpath.core.dicomweb
+  - stowpath.core.dicomweb.pacs_api
 """
 
 EXAMPLES = r"""
@@ -144,17 +119,13 @@ checks:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.checks import check, summary_message
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb import ansible_args
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.base import PacsError, stow_and_base
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.orthanc import OrthancApi, OrthancDriver
-from ansible_collections.stowpath.core.plugins.module_utils.pacs.qido import CloudAccess
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.send import pacs_send
 
 ARGS = {
-    "pacs_product": {"type": "str", "choices": ["orthanc", "manual"], "default": "orthanc"},
-    "api_url": {"type": "str"},
-    "api_username": {"type": "str"},
-    "api_password": {"type": "str", "no_log": True},
-    "api_timeout": {"type": "int", "default": 30},
+    **ansible_args.PACS_API_ARGS,
     "destination": {"type": "str", "default": "cloud-stow-rs"},
     "study": {"type": "str"},
     "instances": {"type": "int", "default": 1},
@@ -164,11 +135,8 @@ ARGS = {
     "pacs_log_file": {"type": "path"},
     "qido_url": {"type": "str"},
     "ca_file": {"type": "path"},
-    "client_cert": {"type": "path"},
-    "client_key": {"type": "path", "no_log": False},
-    "client_key_password": {"type": "str", "no_log": True},
-    "username": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
+    **ansible_args.CLIENT_TLS_ARGS,
+    **ansible_args.BASIC_AUTH_ARGS,
     "validate_certs": {"type": "bool", "default": True},
     "qido_timeout": {"type": "int", "default": 30},
     "confirm_arrival": {"type": "bool", "default": True},
@@ -177,7 +145,7 @@ ARGS = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
-                           required_if=[("pacs_product", "orthanc", ("api_url",))])
+                           required_if=ansible_args.PACS_API_REQUIRED_IF)
     p = module.params
     base = f"pacs.send.{p['destination']}"
     if p["pacs_product"] == "manual":
@@ -203,15 +171,14 @@ def main() -> None:
                     raise PacsError(f"the PACS has no DICOMweb destination {p['destination']!r}",
                                     "configure it first (stowpath.core.pacs_destination) or pass qido_url")
                 qido_url = stow_and_base(str(current.get("Url", "")))[0]
-            cloud = CloudAccess(url=qido_url, ca_file=p["ca_file"], client_cert=p["client_cert"],
-                                client_key=p["client_key"], client_key_password=p["client_key_password"],
-                                username=p["username"], password=p["password"],
-                                validate_certs=p["validate_certs"], timeout=p["qido_timeout"])
+            cloud = ansible_args.target_from_params(p, url=qido_url, ca_bundle=p["ca_file"],
+                                                    timeout=float(p["qido_timeout"]),
+                                                    validate_certs=p["validate_certs"])
         out = pacs_send(driver, p["destination"], cloud, study=p["study"], instances=p["instances"],
                         cleanup=p["cleanup"], job_timeout=p["job_timeout"], poll_s=p["poll_interval"],
                         log_file=p["pacs_log_file"])
     except PacsError as exc:
-        module.fail_json(msg=f"{exc} (action: {exc.action})" if exc.action else str(exc))
+        module.fail_json(msg=ansible_args.pacs_error_message(exc))
     msg = summary_message(out["checks"])
     # A test, not configuration: the synthetic study is removed from the PACS again (changed stays false).
     module.exit_json(changed=False, msg=msg or "PACS-driven send succeeded", **out)

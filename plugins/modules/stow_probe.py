@@ -24,36 +24,8 @@ description:
 version_added: "0.1.0"
 author: stowpath developers
 options:
-  url:
-    description: The vendor's STOW-RS URL, C(https://host[:port]/dicomweb/studies).
-    type: str
-    required: true
-  ca_bundle:
-    description: PEM CA bundle that must verify the server certificate.
-    type: path
-    required: true
-  client_cert:
-    description: PEM client certificate for mTLS.
-    type: path
-  client_key:
-    description: PEM private key of O(client_cert).
-    type: path
-  client_key_password:
-    description: Password of an encrypted client key. Never logged.
-    type: str
-  username:
-    description: Basic-auth user.
-    type: str
-  password:
-    description: Basic-auth password. Never logged.
-    type: str
-  connect_address:
-    description: Connect to this address instead of resolving the URL's host (SNI and verification keep the name).
-    type: str
   timeout:
     description: Seconds for connect, handshake and each read (a large upload has no overall limit).
-    type: float
-    default: 30
   request_form:
     description: How the instance is posted.
     type: str
@@ -82,12 +54,11 @@ options:
     description: Read/send chunk size of the streamed body.
     type: int
     default: 1024
-  fail_on_error:
-    description: Fail the task when a check fails (the result still carries C(checks)).
-    type: bool
-    default: true
 notes:
   - Supports check mode (no upload).
+extends_documentation_fragment:
+  - stowpath.core.dicomweb
+  - stowpath.core.dicomweb.connection
 """
 
 EXAMPLES = r"""
@@ -139,14 +110,10 @@ failure:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.stowpath.core.plugins.module_utils.checks import check, summary_message
-from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.ansible_args import (
-    CONNECTION_ARGS,
-    target_from_params,
-)
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stowpath.core.plugins.module_utils.checks import check
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb import ansible_args
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import run_stow_probe
-from ansible_collections.stowpath.core.plugins.module_utils.redact import mask_structure
 
 try:
     import pydicom  # noqa: F401
@@ -158,7 +125,7 @@ except ImportError:
 
 def main() -> None:
     spec = dict(
-        CONNECTION_ARGS,
+        ansible_args.CONNECTION_ARGS,
         request_form={"type": "str", "default": "multipart", "choices": ["multipart", "single", "auto"]},
         study_size_mb={"type": "float", "default": 0.0},
         instance_mb={"type": "float", "default": 2.0},
@@ -170,13 +137,8 @@ def main() -> None:
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_together=[("username", "password")])
     p = module.params
-    if not HAS_PYDICOM:
-        module.fail_json(msg=missing_required_lib("pydicom"))
-    try:
-        target = target_from_params(p)
-        target.endpoint  # noqa: B018 - validates the URL early
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    ansible_args.require_lib(module, "pydicom", HAS_PYDICOM)
+    target = ansible_args.probe_target(module)
     if module.check_mode:
         skipped = [check("dicomweb.stow", "dicomweb", "STOW-RS upload of a synthetic instance", "skip",
                          cause="check mode: nothing uploaded")]
@@ -186,12 +148,8 @@ def main() -> None:
         qido=p["qido"], qido_wait_s=p["qido_wait_s"], work_dir=p["work_dir"],
         chunk_size=max(16, p["chunk_size_kb"]) * 1024,
     )
-    result = mask_structure(result, target.secrets)
     # a verification: the synthetic test object stays on the service but nothing is configured
-    result["changed"] = False
-    if result["failure"] and p["fail_on_error"]:
-        module.fail_json(msg="STOW-RS probe failed:\n" + summary_message(result["checks"]), **result)
-    module.exit_json(**result)
+    ansible_args.exit_probe(module, result, target.secrets, "STOW-RS probe")
 
 
 if __name__ == "__main__":

@@ -117,10 +117,10 @@ files:
 """
 
 import os
-import tempfile
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.checks import failed, summary_message
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb import ansible_args
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.tls import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,
@@ -128,8 +128,15 @@ from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.tls import 
     normalise_pem,
     validate_material,
 )
+from ansible_collections.stowpath.core.plugins.module_utils.fileutil import read_bytes, write_atomic
 
 ITEMS = (("ca_bundle", "cert"), ("client_cert", "cert"), ("client_key", "key"))
+# <item>_src, <item>_content, <item>_dest for every item; only the key's content is secret
+ITEM_ARGS = {
+    f"{name}_{part}": {"type": value_type, "no_log": kind == "key" and part == "content"}
+    for name, kind in ITEMS
+    for part, value_type in (("src", "path"), ("content", "str"), ("dest", "path"))
+}
 
 
 def _read_source(module: AnsibleModule, name: str) -> bytes | None:
@@ -147,28 +154,13 @@ def _read_source(module: AnsibleModule, name: str) -> bytes | None:
 
 
 def _current(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError:
-        return None
+    return read_bytes(path, unreadable_as_absent=True)
 
 
 def _install(module: AnsibleModule, data: bytes, dest: str, mode: str) -> bool:
     changed = _current(dest) != data
     if changed and not module.check_mode:
-        directory = os.path.dirname(dest) or "."
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".stowpath-tls-")
-        try:
-            os.fchmod(fd, int(mode, 8))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, dest)  # same directory: atomic, and the key is never readable by others
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomic(dest, data, int(mode, 8))  # same directory: atomic, and the key is never readable by others
     if os.path.exists(dest):
         changed = module.set_mode_if_different(dest, mode, changed)
         if module.params["owner"]:
@@ -180,16 +172,8 @@ def _install(module: AnsibleModule, data: bytes, dest: str, mode: str) -> bool:
 
 def main() -> None:
     spec = {
-        "ca_bundle_src": {"type": "path"},
-        "ca_bundle_content": {"type": "str"},
-        "client_cert_src": {"type": "path"},
-        "client_cert_content": {"type": "str"},
-        "client_key_src": {"type": "path", "no_log": False},
-        "client_key_content": {"type": "str", "no_log": True},
-        "client_key_password": {"type": "str", "no_log": True},
-        "ca_bundle_dest": {"type": "path"},
-        "client_cert_dest": {"type": "path"},
-        "client_key_dest": {"type": "path", "no_log": False},
+        **ITEM_ARGS,
+        "client_key_password": ansible_args.CLIENT_TLS_ARGS["client_key_password"],
         "owner": {"type": "str"},
         "group": {"type": "str"},
         "cert_mode": {"type": "str", "default": "0644"},
@@ -203,8 +187,7 @@ def main() -> None:
         supports_check_mode=True,
         mutually_exclusive=[(f"{n}_src", f"{n}_content") for n, _ in ITEMS],
     )
-    if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
+    ansible_args.require_lib(module, "cryptography", HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)
     p = module.params
     for mode_name in ("cert_mode", "key_mode"):
         try:
@@ -227,9 +210,7 @@ def main() -> None:
     )
     result: dict = {"changed": False, "checks": checks, "facts": facts, "files": {}}
     bad = failed(checks)
-    for c in checks:
-        if c["status"] == "warn":
-            module.warn(f"{c['id']}: {c['cause'] or c['title']}")
+    ansible_args.warn_checks(module, checks)
     if bad:
         msg = "TLS material not installed: " + summary_message(checks)
         if p["fail_on_error"]:

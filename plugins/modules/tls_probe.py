@@ -20,48 +20,15 @@ description:
 version_added: "0.1.0"
 author: stowpath developers
 options:
-  url:
-    description: The vendor's STOW-RS URL, C(https://host[:port]/dicomweb/studies).
-    type: str
-    required: true
-  ca_bundle:
-    description: PEM CA bundle that must verify the server certificate (the only trust anchor used).
-    type: path
-    required: true
-  client_cert:
-    description: PEM client certificate for mTLS.
-    type: path
-  client_key:
-    description: PEM private key of O(client_cert) (may be encrypted, see O(client_key_password)).
-    type: path
-  client_key_password:
-    description: Password of an encrypted client key. Never logged.
-    type: str
-  username:
-    description: Basic-auth user, when the service also wants Basic auth.
-    type: str
-  password:
-    description: Basic-auth password. Never logged.
-    type: str
-  connect_address:
-    description:
-      - Connect to this address instead of resolving the URL's host (like C(curl --resolve)); SNI and
-        certificate verification still use the URL's host name.
-    type: str
-  timeout:
-    description: Seconds for connect, handshake and each read.
-    type: float
-    default: 30
   cert_expiry_warn_days:
     description: Warn when a certificate expires within this many days.
     type: int
     default: 30
-  fail_on_error:
-    description: Fail the task when a check fails (the result still carries C(checks)).
-    type: bool
-    default: true
 notes:
   - Supports check mode (the probe only reads).
+extends_documentation_fragment:
+  - stowpath.core.dicomweb
+  - stowpath.core.dicomweb.connection
 """
 
 EXAMPLES = r"""
@@ -92,40 +59,23 @@ failure:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.stowpath.core.plugins.module_utils.checks import summary_message
-from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.ansible_args import (
-    CONNECTION_ARGS,
-    target_from_params,
-)
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb import ansible_args
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import run_tls_probe
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.tls import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,
 )
-from ansible_collections.stowpath.core.plugins.module_utils.redact import mask_structure
 
 
 def main() -> None:
-    spec = dict(CONNECTION_ARGS, cert_expiry_warn_days={"type": "int", "default": 30})
+    spec = dict(ansible_args.CONNECTION_ARGS, cert_expiry_warn_days={"type": "int", "default": 30})
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_together=[("username", "password")])
-    if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
-    try:
-        target = target_from_params(module.params)
-        target.endpoint  # noqa: B018 - validates the URL early
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    ansible_args.require_lib(module, "cryptography", HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)
+    target = ansible_args.probe_target(module)
     result = run_tls_probe(target, module.params["cert_expiry_warn_days"])
-    result = mask_structure(result, target.secrets)
-    result["changed"] = False
-    for c in result["checks"]:
-        if c["status"] == "warn":
-            module.warn(f"{c['id']}: {c['cause']}")
-    if result["failure"] and module.params["fail_on_error"]:
-        module.fail_json(msg="TLS probe failed:\n" + summary_message(result["checks"]), **result)
-    module.exit_json(**result)
+    ansible_args.exit_probe(module, result, target.secrets, "TLS probe", warn=True)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ description:
   - Read-only; runs in check mode too.
 version_added: "0.1.0"
 author: stowpath developers
+extends_documentation_fragment: [stowpath.core.device]
 options:
   site:
     description:
@@ -31,10 +32,6 @@ options:
         optionally C(local_outside), C(local_inside), C(remote_inside).
     type: list
     elements: dict
-  platform:
-    description: Gateway platform whose state is read (default the site's C(gateway_platform)).
-    type: str
-    choices: [linux_strongswan]
   wait_timeout:
     description: Seconds to keep re-reading until every tunnel is up (0 reads once).
     type: float
@@ -106,10 +103,11 @@ rounds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.stowpath.core.plugins.module_utils.platforms import linux_strongswan
+from ansible_collections.stowpath.core.plugins.module_utils.transports.base import TransportError
 from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
 from ansible_collections.stowpath.core.plugins.module_utils.verify.poll import until_passing
 from ansible_collections.stowpath.core.plugins.module_utils.verify.result import finish
+from ansible_collections.stowpath.core.plugins.module_utils.verify.session import STATE_ARGS, state_session
 from ansible_collections.stowpath.core.plugins.module_utils.verify.tunnels import evaluate_tunnels
 
 
@@ -118,7 +116,7 @@ def main() -> None:
         argument_spec={
             "site": {"type": "dict"},
             "tunnels": {"type": "list", "elements": "dict"},
-            "platform": {"type": "str", "choices": ["linux_strongswan"]},
+            **STATE_ARGS,
             "wait_timeout": {"type": "float", "default": 0},
             "interval": {"type": "float", "default": 0.5},
             "fail_on_error": {"type": "bool", "default": True},
@@ -133,19 +131,17 @@ def main() -> None:
             module.fail_json(msg=f"tunnel {t!r} has no remote_outside")
         t.setdefault("name", t["remote_outside"])
 
-    def run(argv: list[str]) -> tuple[int, str, str]:
-        return module.run_command(argv)
+    exp = expected(p["site"]) if p["site"] else {"tunnels": want}
+    with state_session(module, p["site"]) as (recipe, t):
 
-    def evaluate() -> tuple[list, dict]:
-        try:
-            sas_text, conns_text = linux_strongswan.collect_tunnels(run)
-            observed = linux_strongswan.parse_list_sas(sas_text)
-            configured = linux_strongswan.parse_list_conns(conns_text)
-        except linux_strongswan.ParseError as exc:
-            module.fail_json(msg=f"cannot read the gateway's IPsec state: {exc}")
-        return evaluate_tunnels(want, observed, configured)
+        def evaluate() -> tuple[list, dict]:
+            try:
+                observed, configured = recipe.tunnels(t.query, exp)
+            except (TransportError, ValueError) as exc:
+                module.fail_json(msg=f"cannot read the gateway's IPsec state: {getattr(exc, 'message', exc)}")
+            return evaluate_tunnels(want, observed, configured)
 
-    checks, facts, elapsed, rounds = until_passing(evaluate, p["wait_timeout"], p["interval"])
+        checks, facts, elapsed, rounds = until_passing(evaluate, p["wait_timeout"], p["interval"])
     for c in checks:
         c["duration_s"] = elapsed
     finish(module, "tunnel status", checks, {**facts, "elapsed_s": elapsed, "rounds": rounds})

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.target import Target
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.base import DestinationSpec, PacsError
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.destination import ensure_destination
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.orthanc import OrthancApi, OrthancDriver
-from ansible_collections.stowpath.core.plugins.module_utils.pacs.qido import CloudAccess
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.send import pacs_send
 
 from lab.services import pacs as lab_pacs
@@ -39,7 +39,7 @@ def by_id(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_send_success_confirmed_by_qido(pacs: lab_pacs.OrthancHandle, plain_cloud: lab_pacs.OrthancHandle) -> None:
     url = plain_cloud.url + "/dicomweb/studies"
     configure(pacs, "plain", url)
-    out = pacs_send(driver(pacs), "plain", CloudAccess(url=url), instances=2, log_file=pacs.logfile)
+    out = pacs_send(driver(pacs), "plain", Target(url=url), instances=2, log_file=pacs.logfile)
     checks = by_id(out)
     assert out["ok"] is True, out
     assert checks["job"]["status"] == "pass" and checks["qido"]["status"] == "pass"
@@ -53,7 +53,7 @@ def test_send_existing_study_by_uid(pacs: lab_pacs.OrthancHandle, plain_cloud: l
     url = plain_cloud.url + "/dicomweb/studies"
     configure(pacs, "plain", url)
     loaded = lab_pacs.load_test_studies(pacs, count=1, instances=1)[0]
-    out = pacs_send(driver(pacs), "plain", CloudAccess(url=url), study=loaded["study_uid"])
+    out = pacs_send(driver(pacs), "plain", Target(url=url), study=loaded["study_uid"])
     assert out["ok"] is True and out["study_id"] == loaded["id"]
     assert driver(pacs).lookup_study(loaded["study_uid"]) == loaded["id"]  # not ours to delete
 
@@ -64,7 +64,7 @@ def test_cloud_down_is_function_error_9_connection_refused(pacs: lab_pacs.Orthan
         port = s.getsockname()[1]  # closed again: nothing listens there
     url = f"http://127.0.0.1:{port}/dicomweb/studies"
     configure(pacs, "down", url)
-    out = pacs_send(driver(pacs), "down", CloudAccess(url=url), log_file=pacs.logfile)
+    out = pacs_send(driver(pacs), "down", Target(url=url), log_file=pacs.logfile)
     job = by_id(out)["job"]
     assert out["ok"] is False and job["status"] == "fail"
     assert job["detail"]["job"]["function_error_code"] == 9
@@ -152,8 +152,8 @@ def mtls(lab_pki: dict[str, str], **kw: Any) -> dict[str, Any]:
     return base
 
 
-def controller(h: Any, lab_pki: dict[str, str]) -> CloudAccess:
-    return CloudAccess(url=tls_url(h), ca_file=lab_pki["ca"], client_cert=lab_pki["client_cert"],
+def controller(h: Any, lab_pki: dict[str, str]) -> Target:
+    return Target(url=tls_url(h), ca_bundle=lab_pki["ca"], client_cert=lab_pki["client_cert"],
                        client_key=lab_pki["client_key"], username=CLOUD_USER, password=CLOUD_PASSWORD)
 
 
@@ -246,7 +246,7 @@ def test_cloud_backend_down_is_502(tls_pacs: lab_pacs.OrthancHandle, tmp_path: P
 def test_qido_failure_is_explained(tls_pacs: lab_pacs.OrthancHandle, tls_cloud: Any, lab_pki: dict[str, str]) -> None:
     """The PACS sent the study but the controller's own QIDO-RS access is wrong (no client cert)."""
     configure(tls_pacs, "mtls", tls_url(tls_cloud), **mtls(lab_pki))
-    access = CloudAccess(url=tls_url(tls_cloud), ca_file=lab_pki["ca"], username=CLOUD_USER, password=CLOUD_PASSWORD)
+    access = Target(url=tls_url(tls_cloud), ca_bundle=lab_pki["ca"], username=CLOUD_USER, password=CLOUD_PASSWORD)
     out = pacs_send(driver(tls_pacs), "mtls", access)
     checks = by_id(out)
     assert checks["job"]["status"] == "pass"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.synth import PATIENT_NAME, make_study
 from ansible_collections.stowpath.core.plugins.module_utils.pacs import orthanc_config as oc
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.base import DestinationSpec
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.orthanc import (
@@ -20,7 +21,6 @@ from ansible_collections.stowpath.core.plugins.module_utils.pacs.orthanc_errors 
     http_status_explanation,
     log_facts,
 )
-from ansible_collections.stowpath.core.plugins.module_utils.pacs.synthetic import PATIENT_NAME, make_study
 
 from lab.services import pacs as lab_pacs
 

@@ -3,7 +3,7 @@
 
     .venv/bin/python tests/verify/record_fixtures.py
 
-Pushes the hand-written reference configuration (tests/lab/reference_gateway.py) in several states
+Pushes the hand-written reference configuration (lab/stowlab/reference.py) in several states
 (up, empty, cloud refusing the PSK, wrong DX MD5 key) and stores exactly what the devices print into
 tests/verify/fixtures/, with the masked site model each state must be compared with. No secret is
 recorded (swanctl/FRR state output carries none; the site is masked; the script asserts it).
@@ -19,11 +19,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-sys.path[:0] = [str(REPO / "collections"), str(REPO / "tests" / "lab")]
+sys.path[:0] = [str(REPO / "collections"), str(REPO)]
 
-import reference_gateway as ref  # noqa: E402
 import yaml  # noqa: E402
 from ansible_collections.stowpath.core.plugins.module_utils.site import load_site, masked, site_secrets  # noqa: E402
+
+from lab.stowlab import reference as ref  # noqa: E402
 
 FIX = HERE / "fixtures"
 LAB = [sys.executable, str(REPO / "lab" / "lab.py")]

@@ -1,6 +1,6 @@
 """The verification modules, run by ansible-playbook against the live lab.
 
-The gateways carry the hand-written reference configuration (tests/lab/reference_gateway.py), so
+The gateways carry the hand-written reference configuration (lab/stowlab/reference.py), so
 these tests prove the modules independently of stowpath's own renderer and push. They leave both
 gateways empty again, as the lab builds them.
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import reference_gateway as ref
 from labctl import REPO, lab, lab_exec
+
+from lab.stowlab import reference as ref
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 

@@ -4,8 +4,11 @@
   environment's CA settings.
 - ``client``: HTTPS connections (connect address override, timings), streaming requests and the
   classification of every failure into a cause and an action.
+- ``target``: where and how a client reaches a service (URL, CA bundle, credentials, timeout).
 - ``multipart``: ``multipart/related; type="application/dicom"`` bodies streamed from disk.
-- ``synth``: synthetic, obviously fake Secondary Capture instances and studies (pydicom).
-- ``stow`` / ``qido``: STOW-RS upload and response parsing, QIDO-RS search.
+- ``synth``: synthetic, obviously fake Secondary Capture instances and studies (pydicom), on disk
+  for the STOW-RS probe and in memory for the PACS send test.
+- ``stow`` / ``qido``: STOW-RS upload and response parsing, QIDO-RS search (the only QIDO-RS client).
 - ``probes``: the orchestration behind the ``tls_probe`` and ``stow_probe`` modules (checks).
+- ``ansible_args``: argument spec pieces and result helpers of the DICOMweb and PACS modules.
 """

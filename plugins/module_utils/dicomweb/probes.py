@@ -9,7 +9,6 @@ import socket
 import ssl
 import tempfile
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from ..checks import check
@@ -26,6 +25,7 @@ from .client import (
 from .multipart import DEFAULT_CHUNK
 from .qido import find_study, query
 from .stow import StowResult, stow
+from .target import Target, tls_context
 from .tls import (
     DEFAULT_WARN_DAYS,
     MaterialError,
@@ -37,28 +37,7 @@ from .tls import (
     verify_chain,
 )
 
-
-@dataclass
-class Target:
-    """Where and how to reach the DICOMweb service (secrets: ``client_key_password``, ``password``)."""
-
-    url: str
-    ca_bundle: str
-    client_cert: str | None = None
-    client_key: str | None = None
-    client_key_password: str | None = None
-    username: str | None = None
-    password: str | None = None
-    connect_address: str | None = None
-    timeout: float = 30.0
-
-    @property
-    def endpoint(self) -> Endpoint:
-        return Endpoint.parse(self.url, self.connect_address)
-
-    @property
-    def secrets(self) -> list[str]:
-        return [s for s in (self.client_key_password, self.password) if s]
+__all__ = ["Target", "hostname_matches", "run_stow_probe", "run_tls_probe"]
 
 
 def hostname_matches(sans: list[str], host: str) -> bool:
@@ -86,16 +65,14 @@ def _client_facts(target: Target) -> tuple[dict[str, Any] | None, Failure | None
     if not target.client_cert:
         return None, None
     try:
-        with open(target.client_cert, "rb") as fh:
-            certs = load_certs(fh.read(), "client certificate")
+        cert_pem = _read(target.client_cert)
+        certs = load_certs(cert_pem, "client certificate")
         facts = cert_facts(certs[0])
         if target.client_key:
-            with open(target.client_key, "rb") as fh:
-                load_key(fh.read(), target.client_key_password)
-        elif b"PRIVATE KEY" not in _read(target.client_cert):
+            load_key(_read(target.client_key), target.client_key_password)
+        elif b"PRIVATE KEY" not in cert_pem:
             raise MaterialError("no_key", "no client key given (client_key) and none in the certificate file")
-        with open(target.ca_bundle, "rb") as fh:
-            roots = load_certs(fh.read(), "CA bundle")
+        roots = load_certs(_read(target.ca_bundle), "CA bundle") if target.ca_bundle else []
         facts["chains_to_ca_bundle"] = verify_chain(certs[0], certs[1:], roots).ok
         return facts, None
     except OSError as exc:
@@ -107,15 +84,6 @@ def _client_facts(target: Target) -> tuple[dict[str, Any] | None, Failure | None
 def _read(path: str) -> bytes:
     with open(path, "rb") as fh:
         return fh.read()
-
-
-def _context(target: Target) -> tuple[ssl.SSLContext | None, Failure | None]:
-    if target.endpoint.scheme != "https":
-        return None, None
-    try:
-        return make_context(target.ca_bundle, target.client_cert, target.client_key, target.client_key_password), None
-    except (OSError, ssl.SSLError) as exc:
-        return None, failure("client_material", f"cannot load TLS material: {exc}")
 
 
 def _enrich_client_rejection(fail: Failure, client: dict[str, Any] | None) -> None:
@@ -231,7 +199,7 @@ def run_tls_probe(target: Target, warn_days: int = DEFAULT_WARN_DAYS) -> dict[st
     if client_facts is not None:
         facts["client_cert"] = {k: client_facts[k] for k in ("subject", "issuer", "not_after", "days_left",
                                                              "expired", "chains_to_ca_bundle")}
-    ctx, ctx_fail = _context(target)
+    ctx, ctx_fail = tls_context(target)
     fail = fail or ctx_fail
     if fail is not None:
         checks.append(_fail_check("tls.client_material", "tls", "Client TLS material loads", fail))
@@ -359,7 +327,7 @@ def run_stow_probe(
     checks: list[dict[str, Any]] = []
     result: dict[str, Any] = {"checks": checks, "failure": None, "url": target.url}
     has_cert, has_auth = bool(target.client_cert), bool(target.username)
-    ctx, fail = _context(target)
+    ctx, fail = tls_context(target)
     if fail is None:
         _, fail = _client_facts(target)
     if fail is not None:

@@ -233,6 +233,16 @@ def _expiry_status(facts: dict[str, Any], warn_days: int) -> tuple[str, str | No
     return "pass", None, None
 
 
+def _readable_certs(pem: bytes, what: str, check_id: str, action: str, checks: list[dict[str, Any]]) -> list[Any]:
+    """The certificates in ``pem``; none, and a failed ``check_id`` in ``checks``, when it cannot be read."""
+    try:
+        return load_certs(pem, what)
+    except MaterialError as exc:
+        checks.append(check(check_id, "tls", f"{what[:1].upper()}{what[1:]} is readable", "fail",
+                            cause=str(exc), action=action))
+        return []
+
+
 def validate_material(
     ca_pem: bytes | None,
     cert_pem: bytes | None,
@@ -253,12 +263,9 @@ def validate_material(
     facts: dict[str, Any] = {}
     roots: list[Any] = []
     if ca_pem is not None:
-        try:
-            roots = load_certs(ca_pem, "CA bundle")
-        except MaterialError as exc:
-            checks.append(check("tls.material.ca_bundle", "tls", "CA bundle is readable", "fail",
-                                cause=str(exc), action="use the PEM CA bundle the vendor provided"))
-        else:
+        roots = _readable_certs(ca_pem, "CA bundle", "tls.material.ca_bundle",
+                                "use the PEM CA bundle the vendor provided", checks)
+        if roots:
             ca_facts = [cert_facts(c, now) for c in roots]
             facts["ca_bundle"] = ca_facts
             problems = []
@@ -284,12 +291,9 @@ def validate_material(
     leaf = None
     extra: list[Any] = []
     if cert_pem is not None:
-        try:
-            certs = load_certs(cert_pem, "client certificate")
-        except MaterialError as exc:
-            checks.append(check("tls.material.client_cert", "tls", "Client certificate is readable", "fail",
-                                cause=str(exc), action="use the PEM client certificate the vendor issued"))
-        else:
+        certs = _readable_certs(cert_pem, "client certificate", "tls.material.client_cert",
+                                "use the PEM client certificate the vendor issued", checks)
+        if certs:
             leaf, extra = certs[0], certs[1:]
             f = cert_facts(leaf, now)
             facts["client_cert"] = f
@@ -349,7 +353,7 @@ def validate_material(
 
 
 def make_context(
-    ca_bundle: str,
+    ca_bundle: str | None,
     client_cert: str | None = None,
     client_key: str | None = None,
     client_key_password: str | None = None,
@@ -357,14 +361,17 @@ def make_context(
 ) -> ssl.SSLContext:
     """A client context that trusts ONLY ``ca_bundle``.
 
-    Never ``load_default_certs``/``set_default_verify_paths``: this machine (and many CI runners)
-    set ``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, and a probe that silently
-    trusts them proves nothing about the CA the facility installed. An encrypted key is loaded with
-    its password (never prompts: an empty password is passed instead of ``None``).
+    Never ``set_default_verify_paths``: this machine (and many CI runners) set
+    ``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, and a probe that silently trusts
+    them proves nothing about the CA the facility installed. Only ``ca_bundle=None`` (a caller
+    given no CA bundle at all) falls back to the system's trust store. An encrypted key is loaded
+    with its password (never prompts: an empty password is passed instead of ``None``).
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if verify:
+    if verify and ca_bundle is None:
+        ctx.load_default_certs()
+    elif verify:
         ctx.load_verify_locations(cafile=ca_bundle)
     else:
         ctx.check_hostname = False

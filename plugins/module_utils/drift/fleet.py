@@ -1,19 +1,21 @@
 """The fleet drift report: ``reports/fleet/drift.json``, ``drift.xml`` (JUnit) and ``index.html``.
 
-Built next to the one-site report writers (:mod:`..report`) and with their redaction: every value
-under a secret-named key, every known secret and every config-form secret is masked before
-rendering, and :func:`..report.redaction.assert_clean` refuses an output that still holds one.
+Written by the report writer (:mod:`..report.writer`) with its redaction: every value under a
+secret-named key, every known secret and every config-form secret is masked before rendering,
+and :func:`..report.redaction.assert_clean` refuses an output that still holds one.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Iterable
+from typing import Any
 
-from ..report.redaction import assert_clean, sanitize
+from ..report.html import render_template
+from ..report.json_writer import render_json
+from ..report.redaction import sanitize
+from ..report.writer import Renderer, html_renderer, render_formats, write_files
 from .model import DRIFTED, IN_SYNC, STATUSES, UNREACHABLE, as_checks, runtime_problems, summary, verdict
 
 SCHEMA = "stowpath/drift/v1"
@@ -73,10 +75,6 @@ def build_fleet(hosts: Iterable[dict[str, Any]], secrets: Iterable[str] = (), ge
     return sanitize(fleet, [s for s in secrets if s])
 
 
-def render_json(fleet: dict[str, Any]) -> str:
-    return json.dumps(fleet, indent=2, default=str) + "\n"
-
-
 def render_junit(fleet: dict[str, Any]) -> str:
     """One testsuite per gateway (``<site_name>.<host>``), one testcase per check; drift is a failure."""
     all_checks = {e["host"]: as_checks(e) for e in fleet["sites"]}
@@ -114,39 +112,14 @@ def render_junit(fleet: dict[str, Any]) -> str:
 
 
 def render_html(fleet: dict[str, Any], template_path: str) -> str:
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.dirname(os.path.abspath(template_path))),
-                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return env.get_template(os.path.basename(template_path)).render(fleet=fleet)
+    return render_template(template_path, fleet=fleet)
 
 
 def write_fleet(fleet: dict[str, Any], dest: str, template: str | None, secrets: Iterable[str] = (),
                 formats: Iterable[str] = ("json", "junit", "html")) -> dict[str, str]:
     """Render every format, refuse any secret, then write them into ``dest`` (atomically per file)."""
-    known = [s for s in secrets if s]
-    texts: dict[str, str] = {}
-    for fmt in formats:
-        if fmt == "json":
-            text = render_json(fleet)
-        elif fmt == "junit":
-            text = render_junit(fleet)
-        elif fmt == "html":
-            if not template:
-                raise ValueError("the html format needs templates/report/fleet.html.j2")
-            text = render_html(fleet, template)
-        else:
-            raise ValueError(f"unknown format {fmt!r} (choose from {sorted(FILES)})")
-        assert_clean(text, known, FILES[fmt])
-        texts[FILES[fmt]] = text
-    os.makedirs(dest, mode=0o755, exist_ok=True)
-    out = {}
-    for name, text in texts.items():
-        path = os.path.join(dest, name)
-        tmp = path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-        out[name] = path
-    return out
+    renderers: dict[str, Renderer] = {
+        "json": render_json, "junit": render_junit,
+        "html": html_renderer(render_html, template, "templates/report/fleet.html.j2"),
+    }
+    return write_files(dest, render_formats(fleet, formats, FILES, renderers, secrets))

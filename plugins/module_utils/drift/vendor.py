@@ -19,8 +19,8 @@ import os
 import re
 from typing import Any, Callable
 
+from ..platforms import get
 from ..transports.base import (
-    DEFAULT_TRANSPORT,
     AuthenticationError,
     ConnectError,
     ConnParams,
@@ -31,21 +31,14 @@ from ..transports.base import (
 from ..transports.state import PushState, device_id
 from .secrets import artifact_secrets, mask_marked
 
-ARTIFACT = {("cisco_iosxe", "netmiko"): "config.cfg", ("cisco_iosxe", "netconf"): "netconf.xml",
-            ("cisco_iosxe", "napalm"): "config.cfg", ("junos", "netconf"): "netconf.xml",
-            ("junos", "napalm"): "config.set"}
-# Top-level IOS lines -> area of the report.
-IOS_AREAS = ((r"^(no )?crypto ", "ipsec"), (r"^(no )?interface Tunnel", "tunnels"), (r"^(no )?ip access-list", "firewall"),
-             (r"^(no )?interface ", "interfaces"), (r"^(no )?(router bgp|ip prefix-list|route-map)", "bgp"),
-             (r"^(no )?ip route", "routes"))
-
 Opener = Callable[[str, "str | None", ConnParams, "list[str] | None"], Transport]
 
 
 def artifact_path(platform: str, transport: str | None, artifact_dir: str) -> str:
-    name = ARTIFACT.get((platform, transport or DEFAULT_TRANSPORT[platform]))
-    if not name:
-        raise TransportError(f"no artifact for {platform} over {transport}")
+    """The artifact the transport pushes in merge mode (from the platform spec)."""
+    name = get(platform).artifact(transport)
+    if not isinstance(name, str):
+        raise TransportError(f"{platform} over {transport} pushes several artifacts: compare them on the device")
     return os.path.join(artifact_dir, name)
 
 
@@ -91,8 +84,8 @@ def drift_aware_opener(previous: str | None, base: Opener = open_transport) -> O
     return opener
 
 
-def _area(header: str) -> str:
-    return next((area for rx, area in IOS_AREAS if re.match(rx, header)), "other")
+def _area(header: str, platform: str) -> str:
+    return next((area for rx, area in get(platform).report_areas if re.match(rx, header)), "other")
 
 
 def split_sections(diff: str, commands: list[str]) -> list[tuple[str, str, list[str]]]:
@@ -161,8 +154,8 @@ def collect(platform: str, transport: str | None, conn: ConnParams, intended_pat
         for header, diff, cmds in split_sections(change.text_diff, change.commands):
             drift_of_ours = header in conflicts and applied_before(header, previous, name)
             result["items"].append({
-                "id": f"drift.running.{_area(header)}.{re.sub(r'[^a-z0-9]+', '_', header.lower()).strip('_')[:60]}",
-                "area": _area(header) if "adjust-mss" not in diff else "mss", "kind": "running", "object": header,
+                "id": f"drift.running.{_area(header, platform)}.{re.sub(r'[^a-z0-9]+', '_', header.lower()).strip('_')[:60]}",
+                "area": _area(header, platform) if "adjust-mss" not in diff else "mss", "kind": "running", "object": header,
                 "title": f"'{header}' differs from the rendered configuration"
                 + (" (stowpath's section, edited on the device)" if drift_of_ours else ""),
                 "diff": mask_marked(diff, known), "commands": [mask_marked(c, known) for c in cmds],

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..dicomweb.target import ClientCredentials
+
 MASK = "********"
 DEFAULT_TIMEOUT = 300
 VENDOR_MIN_TIMEOUT = 300
@@ -35,31 +37,21 @@ class SpecError(ValueError):
 
 
 @dataclass
-class DestinationSpec:
+class DestinationSpec(ClientCredentials):
     """The desired DICOMweb STOW-RS destination, independent of the PACS product.
 
     ``url`` is the STOW-RS URL as the vendor gives it (``https://host/dicomweb/studies``);
     :attr:`base_url` is the DICOMweb root (``https://host/dicomweb/``) products like Orthanc want.
-    Paths (``client_cert``, ``client_key``, ``ca_file``) are paths on the PACS host.
+    Paths (``client_cert``, ``client_key``, ``ca_file``) are paths on the PACS host; the
+    credentials are keyword-only.
     """
 
     name: str
     url: str
     label: str = DEFAULT_LABEL
     timeout: int = DEFAULT_TIMEOUT
-    client_cert: str | None = None
-    client_key: str | None = None
-    client_key_password: str | None = field(default=None, repr=False)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
     ca_file: str | None = None
     http_headers: dict[str, str] = field(default_factory=dict, repr=False)
-
-    @property
-    def auth(self) -> str:
-        """``mtls``, ``basic``, ``mtls+basic`` or ``none``."""
-        parts = (["mtls"] if self.client_cert else []) + (["basic"] if self.username else [])
-        return "+".join(parts) or "none"
 
     @property
     def stow_url(self) -> str:

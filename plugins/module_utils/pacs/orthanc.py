@@ -127,18 +127,18 @@ def readable_fields(spec: DestinationSpec) -> dict[str, Any]:
 
 
 def put_body(spec: DestinationSpec, fingerprint: str) -> dict[str, Any]:
-    """The JSON body of ``PUT /dicom-web/servers/{name}`` (holds secrets: never log it)."""
-    body: dict[str, Any] = {"Url": spec.base_url, "Timeout": int(spec.timeout), FINGERPRINT_KEY: fingerprint}
-    if spec.username:
-        body["Username"] = spec.username
-        body["Password"] = spec.password or ""
-    if spec.client_cert:
-        body["CertificateFile"] = spec.client_cert
-        body["CertificateKeyFile"] = spec.client_key
-        if spec.client_key_password:
-            body["CertificateKeyPassword"] = spec.client_key_password
-    if spec.http_headers:
-        body["HttpHeaders"] = dict(spec.http_headers)
+    """The JSON body of ``PUT /dicom-web/servers/{name}`` (holds secrets: never log it).
+
+    The readable fields plus what Orthanc never shows: password, key path, key password, header values.
+    """
+    hidden: list[tuple[bool, str, Any]] = [
+        (bool(spec.username), "Password", spec.password or ""),
+        (bool(spec.client_cert), "CertificateKeyFile", spec.client_key),
+        (bool(spec.client_cert and spec.client_key_password), "CertificateKeyPassword", spec.client_key_password),
+        (bool(spec.http_headers), "HttpHeaders", dict(spec.http_headers)),
+    ]
+    body = {**readable_fields(spec), FINGERPRINT_KEY: fingerprint}
+    body.update({key: value for present, key, value in hidden if present})
     return body
 
 

@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 from ..checks import check
+from ..dicomweb.qido import QidoResult, lookup_study
+from ..dicomweb.target import Target
 from .base import PacsError
 from .orthanc import LogTail, OrthancDriver
 from .orthanc_errors import explain_job_failure, log_facts
-from .qido import CloudAccess, find_study
+
+# What the send test says when the controller's own QIDO-RS lookup fails in these two ways.
+_QIDO_EXPLAINED = {
+    "client_material": ("the client certificate, key or CA bundle given for QIDO-RS cannot be loaded",
+                        "check client_cert/client_key/client_key_password/ca_file of the task"),
+    "not_found": ("the study is not on the cloud although the PACS reported success",
+                  "check the cloud's ingestion (the PACS may be sending to another endpoint)"),
+}
 
 
 def _job_summary(job: dict[str, Any]) -> dict[str, Any]:
@@ -34,10 +44,31 @@ def _job_summary(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def confirm_on_cloud(cloud: Target, study_uid: str, attempts: int = 3, wait_s: float = 1.0) -> dict[str, Any]:
+    """``{"found", "http_status", "duration_s", "url", "error", "cause", "action"}`` for one study UID.
+
+    Asks QIDO-RS up to ``attempts`` times (``wait_s`` apart) while the answer is an empty match list.
+    """
+    q: QidoResult = lookup_study(cloud, study_uid, attempts=attempts, interval_s=wait_s)
+    out: dict[str, Any] = {
+        "found": q.found, "http_status": q.status, "duration_s": round(q.elapsed_s, 3),
+        "url": cloud.url + ("&" if "?" in cloud.url else "?") + urlencode({"StudyInstanceUID": study_uid}),
+        "error": None, "cause": None, "action": None,
+    }
+    fail = q.failure
+    if fail is None:
+        return out
+    cause, action = _QIDO_EXPLAINED.get(fail.code, (fail.cause, fail.action))
+    if fail.code != "not_found":
+        out["error"] = f"HTTP {q.status}" if q.status is not None else fail.cause
+    out.update(cause=cause, action=action)
+    return out
+
+
 def pacs_send(
     driver: OrthancDriver,
     destination: str,
-    cloud: CloudAccess | None,
+    cloud: Target | None,
     study: str | None = None,
     instances: int = 1,
     cleanup: bool = True,
@@ -60,7 +91,7 @@ def pacs_send(
     synthetic = study is None
     try:
         if synthetic:
-            from .synthetic import make_study
+            from ..dicomweb.synth import make_study
             made = make_study(instances=instances)
             study_id = driver.upload_instances(made.instances)
             study_uid: str | None = made.study_uid
@@ -133,7 +164,7 @@ def pacs_send(
                                 action="pass qido_url and the controller's TLS material to confirm arrival"))
             out["ok"] = True
             return out
-        found = find_study(cloud, str(study_uid), attempts=qido_attempts)
+        found = confirm_on_cloud(cloud, str(study_uid), attempts=qido_attempts)
         out["timings"]["qido_s"] = found["duration_s"]
         status = "pass" if found["found"] else "fail"
         qdetail = {k: found.get(k) for k in ("url", "http_status", "found", "error")}

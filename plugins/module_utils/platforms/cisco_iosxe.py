@@ -380,5 +380,121 @@ def tunnel_checks_input(ikev2_text: str, bgp_summary_text: str) -> dict[str, Any
     return {"ike_sas": sas, "bgp": bgp}
 
 
-__all__ = ["MASK", "NATIVE_NS", "PLATFORM", "Remediation", "mask", "parse", "parse_show", "remediation",
+__all__ = ["MASK", "NATIVE_NS", "PLATFORM", "SPEC", "Remediation", "mask", "parse", "parse_show", "remediation",
            "restore_commands", "type7_decode"]
+
+
+# ---------------------------------------------------------------- the platform spec
+# IOS-XE: ciscoconfparse-style hierarchy is not needed for names; each rule matches one line.
+XREF_DEFINES = [
+    ("ikev2-proposal", r"^crypto ikev2 proposal (\S+)$"),
+    ("ikev2-keyring", r"^crypto ikev2 keyring (\S+)$"),
+    ("ikev2-profile", r"^crypto ikev2 profile (\S+)$"),
+    ("transform-set", r"^crypto ipsec transform-set (\S+) "),
+    ("ipsec-profile", r"^crypto ipsec profile (\S+)$"),
+    ("acl", r"^ip access-list extended (\S+)$"),
+    ("prefix-list", r"^ip prefix-list (\S+) seq"),
+    ("route-map", r"^route-map (\S+) permit"),
+    ("interface", r"^interface (Tunnel\d+)$"),
+    ("neighbor", r"^ neighbor (\S+) remote-as"),
+]
+XREF_REFERENCES = [
+    ("ikev2-proposal", r"^ proposal (\S+)$"),
+    ("ikev2-keyring", r"^ keyring local (\S+)$"),
+    ("ikev2-profile", r"^ set ikev2-profile (\S+)$"),
+    ("transform-set", r"^ set transform-set (\S+)$"),
+    ("ipsec-profile", r"^ tunnel protection ipsec profile (\S+)$"),
+    ("acl", r"^ ip access-group (\S+) (?:in|out)$"),
+    ("prefix-list", r"^ match ip address prefix-list (\S+)$"),
+    ("route-map", r"^  neighbor \S+ route-map (\S+) (?:in|out)$"),
+    ("interface", r"^ip route \S+ \S+ (Tunnel\d+)"),
+    ("neighbor", r"^  neighbor (\S+) activate$"),
+]
+# Top-level config lines -> area of the drift report.
+REPORT_AREAS = ((r"^(no )?crypto ", "ipsec"), (r"^(no )?interface Tunnel", "tunnels"),
+                (r"^(no )?ip access-list", "firewall"), (r"^(no )?interface ", "interfaces"),
+                (r"^(no )?(router bgp|ip prefix-list|route-map)", "bgp"), (r"^(no )?ip route", "routes"))
+# NETCONF (native YANG): the subtree read, the list entries stowpath owns, the shared ones.
+NETCONF = {
+    "filter": f'<native xmlns="{NATIVE_NS}"/>',
+    "device": "default",  # "iosxe" on real devices works too; default keeps netconfd happy
+    "owned": (
+        "native/crypto/ikev2/proposal", "native/crypto/ikev2/policy", "native/crypto/ikev2/keyring",
+        "native/crypto/ikev2/profile", "native/crypto/ipsec/transform-set", "native/crypto/ipsec/profile",
+        "native/interface/Tunnel", "native/ip/access-list/extended", "native/ip/prefix-list/prefixes",
+        "native/route-map", "native/ip/route/ip-route-interface-forwarding-list",
+    ),
+    "shared": ("native/router/bgp/neighbor", "native/router/bgp/address-family/no-vrf/ipv4/ipv4-unicast/neighbor"),
+}
+
+
+def link_interfaces(site: Any) -> list[str]:
+    """Route-based VTIs ``Tunnel<if_index>``, or the DX dot1Q sub-interface."""
+    if site.get("connection_type") == "dx" or site.get("dx"):
+        return [str((site.get("dx") or {}).get("vlan_interface") or "")]
+    return [f"Tunnel{t.get('if_index', t.get('index'))}" for t in site.get("tunnels") or []]
+
+
+def _cli_tunnels(query: Any, exp: dict[str, Any]) -> tuple[list[dict[str, Any]], None]:
+    from ..parsers import iosxe_cli
+
+    return iosxe_cli.parse_tunnels(query(iosxe_cli.tunnel_queries(exp)), exp), None
+
+
+def _cli_bgp(query: Any, exp: dict[str, Any]) -> dict[str, Any]:
+    from ..parsers import iosxe_cli
+
+    return iosxe_cli.parse_bgp(query(iosxe_cli.bgp_queries(exp)), exp)
+
+
+def _netconf_tunnels(query: Any, exp: dict[str, Any]) -> tuple[list[dict[str, Any]], None]:
+    from ..parsers import iosxe_netconf
+
+    return iosxe_netconf.parse_tunnels(query(iosxe_netconf.tunnel_queries(exp)), exp), None
+
+
+def _netconf_bgp(query: Any, exp: dict[str, Any]) -> dict[str, Any]:
+    from ..parsers import iosxe_netconf
+
+    return iosxe_netconf.parse_bgp(query(iosxe_netconf.bgp_queries(exp)), exp)
+
+
+def _spec() -> Any:
+    import sys
+
+    from ..crypto_policy import DH_GROUPS, INTEGRITY
+    from . import PlatformSpec, StateRecipe, TransportSpec
+
+    return PlatformSpec(
+        name=PLATFORM,
+        title="Cisco IOS-XE router (IKEv2, route-based VTIs, BGP)",
+        runs_on="controller",
+        artifacts=("config.cfg", "netconf.xml"),
+        default_transport="netmiko",
+        transports={"netmiko": TransportSpec("config.cfg", 22), "netconf": TransportSpec("netconf.xml", 830),
+                    "napalm": TransportSpec("config.cfg", 22)},
+        owned=OWNED_PATTERNS + ("interface Tunnel<n> of the snippet", "router bgp <asn>: stowpath's neighbor lines"),
+        mask=mask,
+        link_interfaces=link_interfaces,
+        state={"netmiko": StateRecipe(tunnels=_cli_tunnels, bgp=_cli_bgp),
+               "netconf": StateRecipe(tunnels=_netconf_tunnels, bgp=_netconf_bgp)},
+        crypto={
+            "ike_encryption": {"aes128": "aes-cbc-128", "aes192": "aes-cbc-192", "aes256": "aes-cbc-256",
+                               "aes128gcm16": "aes-gcm-128", "aes256gcm16": "aes-gcm-256", "3des": "3des", "des": "des"},
+            "esp_encryption": {"aes128": "esp-aes 128", "aes192": "esp-aes 192", "aes256": "esp-aes 256",
+                               "aes128gcm16": "esp-gcm 128", "aes256gcm16": "esp-gcm 256",
+                               "3des": "esp-3des", "des": "esp-des"},
+            "ike_integrity": {i: i for i in INTEGRITY},
+            "esp_integrity": {"md5": "esp-md5-hmac", "sha1": "esp-sha-hmac", "sha256": "esp-sha256-hmac",
+                              "sha384": "esp-sha384-hmac", "sha512": "esp-sha512-hmac"},
+            "dh": {g: str(g) for g in DH_GROUPS},
+        },
+        netconf=NETCONF,
+        napalm={"driver": "ios"},
+        cli=sys.modules[__name__],
+        report_areas=REPORT_AREAS,
+        xref=(XREF_DEFINES, XREF_REFERENCES),
+    )
+
+
+SPEC = _spec()

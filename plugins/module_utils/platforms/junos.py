@@ -152,3 +152,112 @@ def parse_show(command: str, text: str) -> list[dict[str, Any]]:
     from ntc_templates.parse import parse_output
 
     return parse_output(platform="juniper_junos", command=command, data=text)
+
+
+# ---------------------------------------------------------------- the platform spec
+# Junos set form.
+XREF_DEFINES = [
+    ("ike-proposal", r"^set security ike proposal (\S+) "),
+    ("ike-policy", r"^set security ike policy (\S+) "),
+    ("ike-gateway", r"^set security ike gateway (\S+) "),
+    ("ipsec-proposal", r"^set security ipsec proposal (\S+) "),
+    ("ipsec-policy", r"^set security ipsec policy (\S+) "),
+    ("st0", r"^set interfaces st0 unit (\d+) family inet address"),
+    ("policy-statement", r"^set policy-options policy-statement (\S+) "),
+    ("address", r"^set security address-book global address (\S+) \d"),
+    ("address-set", r"^set security address-book global address-set (\S+) "),
+    ("ipsec-vpn", r"^set security ipsec vpn (\S+) "),
+]
+XREF_REFERENCES = [
+    ("ike-proposal", r"^set security ike policy \S+ proposals (\S+)$"),
+    ("ike-policy", r"^set security ike gateway \S+ ike-policy (\S+)$"),
+    ("ike-gateway", r"^set security ipsec vpn \S+ ike gateway (\S+)$"),
+    ("ipsec-proposal", r"^set security ipsec policy \S+ proposals (\S+)$"),
+    ("ipsec-policy", r"^set security ipsec vpn \S+ ike ipsec-policy (\S+)$"),
+    ("st0", r"^set security ipsec vpn \S+ bind-interface st0\.(\d+)$"),
+    ("st0", r"^set security zones security-zone \S+ interfaces st0\.(\d+)$"),
+    ("policy-statement", r"^set protocols bgp group \S+ (?:import|export) (\S+)$"),
+    ("address", r"^set security address-book global address-set \S+ address (\S+)$"),
+    ("address-set", r"^set security policies .* match (?:source|destination)-address (stowpath-\S+)$"),
+]
+REPORT_AREAS = ((r"^(set|delete) security (ike|ipsec)", "ipsec"), (r"^(set|delete) interfaces st0", "tunnels"),
+                (r"^(set|delete) security (policies|zones|address-book)", "firewall"),
+                (r"^(set|delete) (protocols bgp|policy-options)", "bgp"), (r"^(set|delete) routing-options", "routes"))
+
+
+def link_interfaces(site: Any) -> list[str]:
+    """Route-based ``st0.<if_index>`` units, or the DX VLAN unit."""
+    if site.get("connection_type") == "dx" or site.get("dx"):
+        return [str((site.get("dx") or {}).get("vlan_interface") or "")]
+    return [f"st0.{t.get('if_index', t.get('index'))}" for t in site.get("tunnels") or []]
+
+
+def _napalm_tunnels(query: Any, exp: dict[str, Any]) -> tuple[list[dict[str, Any]], None]:
+    from ..parsers import junos_state
+
+    return junos_state.parse_tunnels(query(junos_state.tunnel_queries(exp)), exp), None
+
+
+def _napalm_bgp(query: Any, exp: dict[str, Any]) -> dict[str, Any]:
+    from ..parsers import junos_state
+
+    return junos_state.parse_bgp(query(junos_state.bgp_queries(exp)), exp)
+
+
+def _rpc(query: Any, rpcs: list[str]) -> dict[str, Any]:
+    """Junos operational RPCs over NETCONF: the executor takes ``rpc:<xml>``; answers keyed by the RPC."""
+    answers = query([f"rpc:{r}" for r in rpcs])
+    return {r: answers[f"rpc:{r}"] for r in rpcs}
+
+
+def _netconf_tunnels(query: Any, exp: dict[str, Any]) -> tuple[list[dict[str, Any]], None]:
+    from ..parsers import junos_state
+
+    return junos_state.netconf_parse_tunnels(_rpc(query, junos_state.netconf_tunnel_queries(exp)), exp), None
+
+
+def _netconf_bgp(query: Any, exp: dict[str, Any]) -> dict[str, Any]:
+    from ..parsers import junos_state
+
+    return junos_state.netconf_parse_bgp(_rpc(query, junos_state.netconf_bgp_queries(exp)), exp)
+
+
+def _spec() -> Any:
+    from ..crypto_policy import DH_GROUPS
+    from . import PlatformSpec, SiteVar, StateRecipe, TransportSpec
+
+    cbc_gcm = {"aes128": "aes-128-cbc", "aes192": "aes-192-cbc", "aes256": "aes-256-cbc",
+               "aes128gcm16": "aes-128-gcm", "aes256gcm16": "aes-256-gcm", "3des": "3des-cbc", "des": "des-cbc"}
+    return PlatformSpec(
+        name=PLATFORM,
+        title="Juniper Junos SRX (IKEv2, route-based st0 units, security zones, BGP)",
+        runs_on="controller",
+        artifacts=("config.set", "netconf.xml"),
+        default_transport="napalm",
+        transports={"napalm": TransportSpec("config.set", 830, replace_artifact="netconf.xml"),
+                    "netconf": TransportSpec("netconf.xml", 830)},
+        owned=OWNED + ("configuration/interfaces/st0 units of the snippet",),
+        mask=mask,
+        extract_secrets=extract_secrets,
+        link_interfaces=link_interfaces,
+        state={"napalm": StateRecipe(tunnels=_napalm_tunnels, bgp=_napalm_bgp),
+               "netconf": StateRecipe(tunnels=_netconf_tunnels, bgp=_netconf_bgp)},
+        crypto={
+            "ike_encryption": cbc_gcm, "esp_encryption": cbc_gcm,
+            "ike_integrity": {"md5": "md5", "sha1": "sha1", "sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512"},
+            "esp_integrity": {"md5": "hmac-md5-96", "sha1": "hmac-sha1-96", "sha256": "hmac-sha-256-128",
+                              "sha384": "hmac-sha-384-192", "sha512": "hmac-sha-512-256"},
+            "dh": {g: f"group{g}" for g in DH_GROUPS},
+        },
+        netconf={"filter": "<configuration/>", "device": "junos", "owned": OWNED, "shared": ()},
+        napalm={"driver": "junos", "replace_owned": OWNED, "replace_attribute": "replace"},
+        report_areas=REPORT_AREAS,
+        xref=(XREF_DEFINES, XREF_REFERENCES),
+        site_section="junos",
+        site_vars={"junos_lan_zone": SiteVar("lan_zone", "trust", "zone"),
+                   "junos_wan_zone": SiteVar("wan_zone", "untrust", "zone"),
+                   "junos_vpn_zone": SiteVar("vpn_zone", "stowpath-cloud", "zone")},
+    )
+
+
+SPEC = _spec()

@@ -253,3 +253,66 @@ def parse_nft_counters(text: str) -> list[dict[str, Any]]:
             rules.append({"table": rule.get("table"), "chain": rule.get("chain"), "handle": rule.get("handle"),
                           "verdict": verdict, "packets": packets, "bytes": nbytes})
     return rules
+
+
+# ---------------------------------------------------------------- the platform spec
+def _runner(query: Any) -> Run:
+    """A ``run(argv)`` over the transport's generic query executor (commands run on the gateway)."""
+    import shlex
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        cmd = shlex.join(argv)
+        return 0, query([cmd])[cmd], ""
+
+    return run
+
+
+def read_tunnels(query: Any, exp: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    sas_text, conns_text = collect_tunnels(_runner(query))
+    return parse_list_sas(sas_text), parse_list_conns(conns_text)
+
+
+def read_bgp(query: Any, exp: dict[str, Any]) -> dict[str, Any]:
+    addrs = [n["address"] for n in exp.get("neighbors") or []] if exp.get("routing", "bgp") == "bgp" else []
+    return collect_bgp(_runner(query), addrs)
+
+
+def link_interfaces(site: Any) -> list[str]:
+    """The route interface of the tunnels (kernel-libipsec's TUN device) or the DX VLAN interface."""
+    if site.get("connection_type") == "dx" or site.get("dx"):
+        return [str((site.get("dx") or {}).get("vlan_interface") or "")]
+    return [str((site.get("linux") or {}).get("tunnel_interface") or TUNNEL_INTERFACE)]
+
+
+def mask(text: str, secrets: Any = ()) -> str:
+    from ..redact import mask_secrets
+
+    return mask_secrets(text, secrets)
+
+
+def _spec() -> Any:
+    from ..crypto_policy import DH_NAMES, ENCRYPTION, INTEGRITY
+    from . import PlatformSpec, SiteVar, StateRecipe, TransportSpec
+
+    return PlatformSpec(
+        name="linux_strongswan",
+        title="Linux gateway: strongSwan (swanctl) + FRR + nftables",
+        runs_on="device",
+        artifacts=("swanctl.conf", "frr.conf", "nftables.conf"),
+        default_transport="linux",
+        transports={"linux": TransportSpec(artifact=("swanctl.conf", "frr.conf", "nftables.conf"), port=22)},
+        owned=("/etc/swanctl/conf.d/stowpath.conf (connections stowpath-*)", "/etc/frr/frr.conf (FRR integrated config)",
+               "/etc/nftables.d/stowpath.nft (table inet stowpath), included from /etc/nftables.conf"),
+        mask=mask,
+        link_interfaces=link_interfaces,
+        state={"linux": StateRecipe(tunnels=read_tunnels, bgp=read_bgp)},
+        crypto={"ike_encryption": {e: e for e in ENCRYPTION}, "esp_encryption": {e: e for e in ENCRYPTION},
+                "ike_integrity": {i: i for i in INTEGRITY}, "esp_integrity": {i: i for i in INTEGRITY},
+                "dh": dict(DH_NAMES)},
+        site_section="linux",
+        site_vars={"linux_tunnel_interface": SiteVar("tunnel_interface", TUNNEL_INTERFACE, "interface"),
+                   "ipsec_udp_encap": SiteVar("udp_encap", True, "bool")},
+    )
+
+
+SPEC = _spec()

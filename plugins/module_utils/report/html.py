@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from .model import SECTIONS
@@ -27,19 +28,23 @@ def _kv(value: Any) -> str:
     return _fmt(value)
 
 
-def render_html(report: dict[str, Any], template_path: str) -> str:
+def render_template(template_path: str, filters: dict[str, Callable[..., Any]] | None = None,
+                    **context: Any) -> str:
+    """Render a page template (autoescaped, StrictUndefined) with ``context``."""
     import jinja2
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(os.path.dirname(os.path.abspath(template_path))),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["fmt"] = _fmt
-    env.filters["kv"] = _kv
+    env.filters.update(filters or {})
+    return env.get_template(os.path.basename(template_path)).render(**context)
+
+
+def render_html(report: dict[str, Any], template_path: str) -> str:
     sections = []
     for key, title, _, _ in SECTIONS:
         members = [c for c in report["checks"] if c.get("section") == key]
         if members:
             meta = next((s for s in report["sections"] if s["key"] == key), {"status": "skip"})
             sections.append({"key": key, "title": title, "status": meta["status"], "checks": members})
-    template = env.get_template(os.path.basename(template_path))
-    return template.render(report=report, sections=sections)
+    return render_template(template_path, {"fmt": _fmt, "kv": _kv}, report=report, sections=sections)

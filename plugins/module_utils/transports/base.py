@@ -108,9 +108,12 @@ class Transport(abc.ABC):
     name = "base"
     #: True when the device itself rolls back an unconfirmed change (commit confirmed).
     device_side_rollback = False
+    #: What ``confirm`` does, in words (the result says it).
+    confirm_message = "confirmed"
 
-    def __init__(self, platform: str, conn: ConnParams, secrets: list[str] | None = None) -> None:
-        self.platform = platform
+    def __init__(self, spec: Any, conn: ConnParams, secrets: list[str] | None = None) -> None:
+        self.spec = spec
+        self.platform = spec.name
         self.conn = conn
         self.secrets = list(secrets or []) + conn.secrets()
 
@@ -144,11 +147,14 @@ class Transport(abc.ABC):
     def close(self) -> None:
         """End the session (never raises)."""
 
+    def query(self, queries: list[str]) -> dict[str, Any]:
+        """Run read-only state queries (show commands, getters, RPCs: whatever this transport speaks)
+        and return ``{query: answer}``; the platform spec's state readers decide what to ask."""
+        raise TransportError(f"the {self.name} transport cannot read device state")
+
     # -- helpers
     def mask(self, text: str) -> str:
-        from ..redact import mask_secrets
-
-        return mask_secrets(text, self.secrets)
+        return self.spec.mask(text, self.secrets)
 
     def __enter__(self) -> Transport:
         return self
@@ -157,25 +163,39 @@ class Transport(abc.ABC):
         self.close()
 
 
-DEFAULT_TRANSPORT = {"cisco_iosxe": "netmiko", "junos": "napalm"}
-SUPPORTED = {
-    "cisco_iosxe": ("netmiko", "netconf", "napalm"),
-    "junos": ("napalm", "netconf"),
-}
-
-
-def open_transport(platform: str, transport: str | None, conn: ConnParams, secrets: list[str] | None = None) -> Transport:
-    """Instantiate (and connect) the transport selected for the host, or the platform's default."""
-    name = transport or DEFAULT_TRANSPORT.get(platform)
-    if platform not in SUPPORTED:
-        raise TransportError(f"no vendor push for platform {platform!r} (supported: {', '.join(SUPPORTED)})")
-    if name not in SUPPORTED[platform]:
-        raise TransportError(f"transport {name!r} is not available for {platform} "
-                             f"(use one of {', '.join(SUPPORTED[platform])})")
+def _transport_class(name: str) -> type[Transport]:
+    """The implementation of transport ``name`` (imported only when used)."""
     if name == "netmiko":
-        from .netmiko_cli import NetmikoTransport as cls
-    elif name == "netconf":
-        from .netconf import NetconfTransport as cls  # type: ignore[assignment]
-    else:
-        from .napalm_drv import NapalmTransport as cls  # type: ignore[assignment]
-    return cls(platform, conn, secrets)
+        from .netmiko_cli import NetmikoTransport
+
+        return NetmikoTransport
+    if name == "netconf":
+        from .netconf import NetconfTransport
+
+        return NetconfTransport
+    if name == "napalm":
+        from .napalm_drv import NapalmTransport
+
+        return NapalmTransport
+    if name == "linux":
+        from .linux import LinuxTransport
+
+        return LinuxTransport
+    raise TransportError(f"unknown transport {name!r}")
+
+
+def open_transport(platform: Any, transport: str | None, conn: ConnParams, secrets: list[str] | None = None,
+                   **extra: Any) -> Transport:
+    """Instantiate (and connect) the host's transport, or the platform's default one.
+
+    ``platform`` is a platform name or its spec (``platforms.get``); ``extra`` goes to transports that
+    take more (the Linux transport: ``run``, ``paths``, ``state_dir``).
+    """
+    from ..platforms import UnknownPlatformError, get
+
+    try:
+        spec = get(platform) if isinstance(platform, str) else platform
+        name, _ = spec.transport(transport)
+    except UnknownPlatformError as exc:
+        raise TransportError(str(exc)) from None
+    return _transport_class(name)(spec, conn, secrets, **extra)

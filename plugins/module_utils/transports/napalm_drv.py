@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..platforms import junos as junos_platform
 from .base import (
     AuthenticationError,
     Change,
@@ -29,22 +28,21 @@ from .base import (
 )
 from .netconf import mark_replace
 
-DEFAULT_DRIVER = {"junos": "junos", "cisco_iosxe": "ios"}
-
 
 class NapalmTransport(Transport):
     name = "napalm"
     device_side_rollback = True
 
-    def __init__(self, platform: str, conn: Any, secrets: list[str] | None = None) -> None:
-        super().__init__(platform, conn, secrets)
+    def __init__(self, spec: Any, conn: Any, secrets: list[str] | None = None) -> None:
+        super().__init__(spec, conn, secrets)
+        self.napalm = dict(spec.napalm or {})
         import napalm
         from napalm.base import exceptions as nx
 
         self.nx = nx
-        driver_name = conn.options.get("napalm_driver") or DEFAULT_DRIVER.get(platform)
+        driver_name = conn.options.get("napalm_driver") or self.napalm.get("driver")
         if not driver_name:
-            raise TransportError(f"no NAPALM driver for platform {platform}")
+            raise TransportError(f"no NAPALM driver for platform {spec.name}")
         self.driver_name = driver_name
         optional = dict(conn.options.get("optional_args") or {})
         if driver_name != "mock":
@@ -67,11 +65,6 @@ class NapalmTransport(Transport):
                 raise AuthenticationError(f"NAPALM ({driver_name}) authentication failed for {conn.username}@"
                                           f"{conn.host}: {text} (not retried)") from None
             raise ConnectError(f"NAPALM ({driver_name}) cannot connect to {conn.host}:{conn.port}: {text}") from None
-
-    def mask(self, text: str) -> str:
-        if self.platform == "junos":
-            return junos_platform.mask(text, self.secrets)
-        return super().mask(text)
 
     def _load(self, payload: str, mode: str) -> None:
         try:
@@ -98,10 +91,11 @@ class NapalmTransport(Transport):
         return self.dev.get_config(retrieve="running")["running"]
 
     def diff(self, intended: str, mode: str = "merge", previous: str | None = None) -> Change:
-        self.secrets += junos_platform.extract_secrets(intended)
+        self.secrets += self.spec.extract_secrets(intended)
         payload = intended
         if mode == "replace" and intended.lstrip().startswith("<"):
-            payload = mark_replace(intended, junos_platform.OWNED, attribute="replace")
+            payload = mark_replace(intended, tuple(self.napalm.get("replace_owned", ())),
+                                   attribute=self.napalm.get("replace_attribute", "operation"))
             payload = re.sub(r"^<config[^>]*>|</config>$", "", payload.strip())
         self._load(payload, mode)
         try:
@@ -168,6 +162,23 @@ class NapalmTransport(Transport):
         if not pending_on_device:
             return "the device had already reverted by itself (commit-confirmed timeout)"
         return self.rollback(pending)
+
+    def query(self, queries: list[str]) -> dict[str, Any]:
+        """``getter:NAME[:ARG]`` calls the NAPALM getter (its dict is the answer); anything else is a
+        CLI command through ``cli()``."""
+        answers: dict[str, Any] = {}
+        try:
+            for q in queries:
+                if q.startswith("getter:"):
+                    name, *args = q[len("getter:"):].split(":", 1)
+                    if not name.startswith("get_"):
+                        raise TransportError(f"{q!r} is not a NAPALM getter")
+                    answers[q] = getattr(self.dev, name)(*args)
+                else:
+                    answers[q] = self.dev.cli([q])[q]
+        except (self.nx.ConnectionClosedException, OSError) as exc:
+            raise ConnectionLostError(f"connection lost while reading state: {self.mask(str(exc))}") from None
+        return answers
 
     def close(self) -> None:
         try:

@@ -33,32 +33,6 @@ from .base import (
 )
 
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
-# Per platform: the subtree we read, the list entries stowpath owns (replace mode / conflicts), the
-# ncclient device handler. Paths are local names from the root element of the payload.
-PLATFORM_DATA: dict[str, dict[str, Any]] = {
-    "cisco_iosxe": {
-        "filter": '<native xmlns="http://cisco.com/ns/yang/Cisco-IOS-XE-native"/>',
-        "device": "default",  # "iosxe" on real devices works too; default keeps netconfd happy
-        "owned": (
-            "native/crypto/ikev2/proposal", "native/crypto/ikev2/policy", "native/crypto/ikev2/keyring",
-            "native/crypto/ikev2/profile", "native/crypto/ipsec/transform-set", "native/crypto/ipsec/profile",
-            "native/interface/Tunnel", "native/ip/access-list/extended", "native/ip/prefix-list/prefixes",
-            "native/route-map", "native/ip/route/ip-route-interface-forwarding-list",
-        ),
-        "shared": ("native/router/bgp/neighbor", "native/router/bgp/address-family/no-vrf/ipv4/ipv4-unicast/neighbor"),
-    },
-    "junos": {
-        "filter": "<configuration/>",
-        "device": "junos",
-        "owned": (
-            "configuration/security/ike/proposal", "configuration/security/ike/policy",
-            "configuration/security/ike/gateway", "configuration/security/ipsec/proposal",
-            "configuration/security/ipsec/policy", "configuration/security/ipsec/vpn",
-            "configuration/policy-options/policy-statement", "configuration/protocols/bgp/group",
-        ),
-        "shared": (),
-    },
-}
 KEY_LEAVES = ("name", "id", "tag", "sequence", "seq_no", "no", "prefix", "number", "af-name", "inout", "fwd")
 SECRET_LEAVES = re.compile(r"(<(?:key|text|ascii-text|authentication-key|hex)>)([^<]+)(</)")
 
@@ -158,11 +132,11 @@ class NetconfTransport(Transport):
     name = "netconf"
     device_side_rollback = True
 
-    def __init__(self, platform: str, conn: Any, secrets: list[str] | None = None) -> None:
-        super().__init__(platform, conn, secrets)
-        if platform not in PLATFORM_DATA:
-            raise TransportError(f"the netconf transport supports {', '.join(PLATFORM_DATA)}, not {platform}")
-        self.data = PLATFORM_DATA[platform]
+    def __init__(self, spec: Any, conn: Any, secrets: list[str] | None = None) -> None:
+        super().__init__(spec, conn, secrets)
+        if not spec.netconf:
+            raise TransportError(f"{spec.name} has no NETCONF data model in its platform spec")
+        self.data = spec.netconf
         from ncclient import manager
         from ncclient.transport.errors import AuthenticationError as NcAuthError
         from ncclient.transport.errors import SSHError
@@ -218,6 +192,24 @@ class NetconfTransport(Transport):
         return as_config(intended)
 
     # -- interface
+    def query(self, queries: list[str]) -> dict[str, Any]:
+        """``rpc:<xml>``: an operational RPC (Junos ``<get-...-information/>``); otherwise a subtree
+        filter for ``<get>`` (IOS-XE ``*-oper`` models). Answers are the reply's XML."""
+        from lxml import etree
+
+        answers: dict[str, Any] = {}
+        try:
+            for q in queries:
+                if q.startswith("rpc:"):
+                    answers[q] = etree.tostring(self.m.dispatch(_parse(q[4:])).data_ele, encoding="unicode")
+                else:
+                    answers[q] = self.m.get(filter=("subtree", q)).data_xml
+        except OSError as exc:
+            raise ConnectionLostError(f"connection lost while reading state: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - ncclient RPCError and transport errors
+            raise TransportError(f"the device refused a state query: {self._rpc_error(exc)}") from None
+        return answers
+
     def get_running(self) -> str:
         try:
             return self._get("running")

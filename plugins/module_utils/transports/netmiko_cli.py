@@ -17,7 +17,6 @@ import re
 import socket
 from typing import Any
 
-from ..platforms import cisco_iosxe as ios
 from .base import (
     AuthenticationError,
     Change,
@@ -36,11 +35,13 @@ LOST = (OSError, EOFError, socket.error)
 class NetmikoTransport(Transport):
     name = "netmiko"
     device_side_rollback = False
+    confirm_message = "confirmed and saved (write memory)"
 
-    def __init__(self, platform: str, conn: Any, secrets: list[str] | None = None) -> None:
-        super().__init__(platform, conn, secrets)
-        if platform != "cisco_iosxe":
-            raise TransportError(f"the netmiko transport supports cisco_iosxe, not {platform}")
+    def __init__(self, spec: Any, conn: Any, secrets: list[str] | None = None) -> None:
+        super().__init__(spec, conn, secrets)
+        if spec.cli is None:
+            raise TransportError(f"the netmiko transport needs a CLI planner, which {spec.name} does not have")
+        self.planner = spec.cli
         from netmiko import ConnectHandler
         from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
         from paramiko.ssh_exception import SSHException
@@ -74,11 +75,11 @@ class NetmikoTransport(Transport):
 
     def diff(self, intended: str, mode: str = "merge", previous: str | None = None) -> Change:
         running = self.get_running()
-        rem = ios.remediation(running, intended, mode, previous)
+        rem = self.planner.remediation(running, intended, mode, previous)
         scope = sorted(set(rem.scope) | {ln for ln in intended.splitlines() if ln and not ln[0].isspace()
                                          and not ln.startswith("!")})
         return Change(
-            text_diff=self.mask(ios.unified(rem.diff)),
+            text_diff=self.mask(self.planner.unified(rem.diff)),
             commands=[self.mask(c) for c in rem.commands],
             payload=rem.commands,
             conflicts=rem.conflicts,
@@ -133,11 +134,11 @@ class NetmikoTransport(Transport):
 
     def _restore(self, pending: dict[str, Any]) -> list[str]:
         current = self.get_running()
-        cmds = ios.restore_commands(current, pending["running_before"], pending.get("scope", []),
+        cmds = self.planner.restore_commands(current, pending["running_before"], pending.get("scope", []),
                                     pending.get("intended", ""))
         if cmds:
             self._send(cmds)
-        left = ios.restore_commands(self.get_running(), pending["running_before"], pending.get("scope", []),
+        left = self.planner.restore_commands(self.get_running(), pending["running_before"], pending.get("scope", []),
                                     pending.get("intended", ""))
         if left:
             raise TransportError("restoring the pre-change configuration left differences: "
@@ -148,6 +149,18 @@ class NetmikoTransport(Transport):
         cmds = self._restore(pending)
         return (f"restored the pre-change configuration ({len(cmds)} line(s) sent, verified equal; "
                 "startup-config was not written)")
+
+    def query(self, queries: list[str]) -> dict[str, Any]:
+        """Show commands (never configuration): ``{command: output}``."""
+        answers: dict[str, Any] = {}
+        for q in queries:
+            if not q.startswith("show "):
+                raise TransportError(f"refusing to send {q!r} as a state query (only show commands)")
+            try:
+                answers[q] = self.cli.send_command(q, read_timeout=self.conn.options.get("cli_read_timeout", 15))
+            except OSError as exc:
+                raise ConnectionLostError(f"connection lost while reading state ({q}): {exc}") from None
+        return answers
 
     def close(self) -> None:
         try:

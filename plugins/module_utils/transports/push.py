@@ -48,12 +48,18 @@ def read_intended(path: str) -> str:
         return fh.read()
 
 
-def push(platform: str, transport: str | None, conn: ConnParams, intended_path: str, *, mode: str = "merge",
+def push(platform: str, transport: str | None, conn: ConnParams, intended_path: str | None, *, mode: str = "merge",
          confirm_timeout: int = 120, state_dir: str, owner: str, check_mode: bool = False,
-         secrets: list[str] | None = None, lock_wait: float = 30.0, opener: Opener = open_transport) -> dict[str, Any]:
-    """Compute the change and, unless ``check_mode``, apply it as a commit-confirmed push."""
+         secrets: list[str] | None = None, lock_wait: float = 30.0, opener: Opener = open_transport,
+         intended: Any = None) -> dict[str, Any]:
+    """Compute the change and, unless ``check_mode``, apply it as a commit-confirmed push.
+
+    The intended configuration is the file ``intended_path`` or, for transports that take several
+    artifacts, ``intended`` (``{artifact: text}``).
+    """
     result = _base_result(transport, platform)
-    intended = read_intended(intended_path)
+    if intended is None:
+        intended = read_intended(intended_path or "")
     state = PushState(state_dir, device_id(conn.host, conn.port))
     t0 = time.monotonic()
     try:
@@ -176,7 +182,7 @@ def finish(action: str, platform: str, transport: str | None, conn: ConnParams, 
                 state.clear_pending()
                 state.write_applied(pending.get("owner", owner), pending.get("intended", ""))
                 result["changed"] = True
-                result["message"] = "confirmed" + (" and saved (write memory)" if t.name == "netmiko" else "")
+                result["message"] = t.confirm_message
                 return result
             finally:
                 t.close()

@@ -16,27 +16,16 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Mapping
 
-# the tunnel / VIF interface names per platform (data, not ifs): platform -> connection type -> how
-LINK_INTERFACE_KEYS = {
-    "linux_strongswan": {"vpn": ("linux", "tunnel_interface"), "dx": ("dx", "vlan_interface")},
-}
-DEFAULT_LINK_INTERFACES = {"linux_strongswan": {"vpn": ["ipsec0"]}}
-
 
 def _cidrs(values: Any) -> list[str]:
     return [str(ipaddress.ip_network(str(v), strict=False)) for v in values or []]
 
 
 def link_interfaces(site: Mapping[str, Any]) -> list[str]:
-    """Interfaces the cloud traffic must leave through (``ipsec0`` / the DX VLAN interface on Linux)."""
-    platform = site.get("gateway_platform") or "linux_strongswan"
-    ctype = site.get("connection_type") or ("dx" if site.get("dx") else "vpn")
-    keys = LINK_INTERFACE_KEYS.get(platform, {}).get(ctype)
-    if keys:
-        section = site.get(keys[0]) or {}
-        if section.get(keys[1]):
-            return [str(section[keys[1]])]
-    return list(DEFAULT_LINK_INTERFACES.get(platform, {}).get(ctype, []))
+    """Interfaces the cloud traffic must leave through (the platform spec names them)."""
+    from ..platforms import get
+
+    return [i for i in get(site.get("gateway_platform") or "linux_strongswan").link_interfaces(site) if i]
 
 
 def expected(site: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,116 @@
+"""Configuration files of the lab's devices, rendered from the Jinja2 templates in ``lab/templates/``.
+
+``device/``: what every device starts with (empty gateways, sshd, strongSwan, FRR daemons, boot script);
+``cloud/``: the cloud edge ``aws`` (VPN endpoints, DX router, VPC firewall) for the current parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from .params import dx_customer_ip, vpn_sites
+from .topology import (
+    CLOUD_ASN,
+    CLOUD_CIDR,
+    CLOUD_HOST,
+    DICOMWEB_HOST,
+    DX_VLAN,
+    FACILITY_LAN,
+    FLEET_LAN,
+    TEMPLATES,
+    VPN_ENDPOINTS,
+    Device,
+)
+
+# strongSwan: userspace ESP (kernel-libipsec) before kernel-netlink, explicit plugin list.
+CHARON_PLUGINS = ("random nonce aes sha1 sha2 md5 hmac gmp curve25519 kdf xcbc cmac ctr ccm "
+                  "chapoly pem pkcs1 pkcs8 x509 pubkey revocation constraints openssl gcm "
+                  "kernel-libipsec kernel-netlink socket-default vici updown")
+CHARON_PLUGIN_DIR = Path("/usr/lib/ipsec/plugins")
+# what the cloud (like AWS) accepts: IKEv2/IKEv1, AES-CBC/GCM, SHA1/2, DH 2, 5, 14-24 where built
+CLOUD_IKE = ("aes256-aes128-sha256-sha384-sha512-sha1-modp2048-modp3072-modp4096-ecp256-ecp384-"
+             "modp1536-modp1024-curve25519,aes256gcm16-aes128gcm16-prfsha256-prfsha384-prfsha1-"
+             "modp2048-modp3072-modp4096-ecp256-ecp384-modp1024-curve25519")
+CLOUD_ESP = ("aes256-aes128-sha256-sha384-sha512-sha1-modp2048-modp3072-modp4096-ecp256-ecp384-"
+             "modp1536-modp1024-curve25519,aes256gcm16-aes128gcm16-modp2048-modp3072-modp4096-"
+             "ecp256-ecp384-modp1024-curve25519")
+# private directories of a device, bind-mounted by its boot script (/run last: it hides the device tree)
+BIND_MOUNTS = (("etc-ssh", "/etc/ssh"), ("etc-swanctl", "/etc/swanctl"), ("etc-frr", "/etc/frr"),
+               ("var-lib-stowpath", "/var/lib/stowpath"), ("run", "/run"))
+
+
+@functools.cache
+def _environment() -> Any:
+    import jinja2  # imported on first render: `down` and `status` need no Jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                              autoescape=False)
+
+
+def render(name: str, **context: Any) -> str:
+    """Render ``lab/templates/<name>`` with ``context``."""
+    return _environment().get_template(name).render(**context)
+
+
+# ---- every device
+def strongswan_conf() -> str:
+    have = {p.name[len("libstrongswan-"):-3] for p in CHARON_PLUGIN_DIR.glob("libstrongswan-*.so")}
+    return render("device/strongswan.conf.j2", plugins=[p for p in CHARON_PLUGINS.split() if p in have])
+
+
+def sshd_config(mgmt: str) -> str:
+    return render("device/sshd_config.j2", mgmt=mgmt)
+
+
+def hosts_file(hostname: str) -> str:
+    return render("device/hosts.j2", hostname=hostname, cloud_host=CLOUD_HOST, dicomweb_host=DICOMWEB_HOST)
+
+
+def frr_daemons() -> str:
+    return render("device/daemons.j2")
+
+
+def vtysh_conf() -> str:
+    return render("device/vtysh.conf.j2")
+
+
+def empty_frr_conf(hostname: str) -> str:
+    return render("device/frr.conf.j2", hostname=hostname)
+
+
+def empty_swanctl() -> str:
+    return render("device/swanctl.conf.j2")
+
+
+def empty_nft() -> str:
+    return render("device/nftables.conf.j2")
+
+
+def boot_script(dev: Device, params: dict[str, Any] | None) -> str:
+    """Runs inside ``ip netns exec NS unshare -m --propagation private --uts``; ends as the holder."""
+    cloud_edge = dev.name == "aws" and params is not None
+    return render("device/boot.sh.j2", dev=dev, dir=str(dev.dir), binds=BIND_MOUNTS, cloud_edge=cloud_edge,
+                  dx_customer=dx_customer_ip(params) if cloud_edge and params else "", dx_vlan=DX_VLAN)
+
+
+# ---- the cloud edge (device ``aws``)
+def cloud_swanctl(params: dict[str, Any]) -> str:
+    return render("cloud/swanctl.conf.j2", sites=vpn_sites(params), cloud_cidr=CLOUD_CIDR,
+                  ike_proposals=CLOUD_IKE, esp_proposals=CLOUD_ESP)
+
+
+def cloud_frr(params: dict[str, Any], dx_key: str | None = None) -> str:
+    dx = params["dx"]
+    return render("cloud/frr.conf.j2", sites=vpn_sites(params), dx=dx, dx_customer=dx_customer_ip(params),
+                  dx_key=dx_key or dx["auth_key"], cloud_asn=CLOUD_ASN, router_id=VPN_ENDPOINTS[0],
+                  cloud_cidr=CLOUD_CIDR)
+
+
+def cloud_nft(params: dict[str, Any]) -> str:
+    bgp_peers = [t["customer_inside"] for p in [params["vpn"], *params["fleet"].values()] for t in p["tunnels"]]
+    bgp_peers.append(dx_customer_ip(params))
+    return render("cloud/nftables.conf.j2", bgp_peers=bgp_peers, dx_vlan=DX_VLAN, facility_lan=FACILITY_LAN,
+                  fleet_lan=FLEET_LAN, cloud_cidr=CLOUD_CIDR)

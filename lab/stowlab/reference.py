@@ -1,0 +1,119 @@
+"""A known-good customer-side configuration for the lab's facility gateways, written by hand.
+
+It is independent of stowpath's renderer on purpose: the lab tests use it to prove the cloud side of
+the lab is right (both tunnels up, BGP Established, traffic through the tunnel), the verification
+module tests use it to have something real to verify, and ``bench/lab_bench.py`` times its push. It
+reads the lab's vendor parameters (``/run/stowpath-lab/params.json``); the configuration files are
+``lab/templates/reference/``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from typing import Any
+
+from .configs import empty_frr_conf, empty_nft, empty_swanctl, render
+from .topology import CLOUD_ASN, CLOUD_CIDR, FACILITY_LAN, SSH_KEY, STATE, mgmt_addresses
+
+LAN = FACILITY_LAN
+CLOUD = CLOUD_CIDR
+MGMT = mgmt_addresses()
+SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
+# what stowpath's own push leaves beside the main files (drop-ins and its push state): removed so
+# that the device is what the lab built and the reference configuration is the only one loaded
+CLEAR_DROPINS = "rm -f /etc/swanctl/conf.d/*.conf /etc/nftables.d/*; rm -rf /var/lib/stowpath/*"
+TERMINATE_ALL_SAS = ("for s in $(swanctl --list-sas --raw | sed -n 's/^list-sa event {\\([^ ]*\\) .*/\\1/p'); do "
+                     "swanctl --terminate --ike $s --force >/dev/null; done")
+RELOAD_FRR = ("cat > /etc/frr/frr.conf && chown frr:frr /etc/frr/frr.conf && "
+              "/usr/lib/frr/frr-reload.py --reload --stdout /etc/frr/frr.conf >/dev/null")
+LOAD_NFT = "cat > /etc/nftables.conf && nft -f /etc/nftables.conf"
+__all__ = ["STATE", "SSH_KEY", "LAN", "CLOUD", "MGMT", "params", "ssh", "vpn_swanctl", "vpn_frr", "dx_frr", "nft",
+           "push", "onboard_vpn", "onboard_dx", "reset", "wait_cloud_route"]
+
+
+def params() -> dict[str, Any]:
+    return json.loads((STATE / "params.json").read_text())
+
+
+def ssh(host: str, command: str, stdin: str | None = None, check: bool = True,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(["ssh", "-i", str(SSH_KEY), *SSH_OPTS, f"root@{MGMT.get(host, host)}", command],
+                          input=stdin, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"ssh {host} {command!r} -> {proc.returncode}: {proc.stderr.strip()}")
+    return proc
+
+
+def vpn_swanctl(p: dict[str, Any], lan: str = LAN) -> str:
+    return render("reference/swanctl.conf.j2", p=p, lan=lan, cloud=CLOUD)
+
+
+def vpn_frr(p: dict[str, Any], hostname: str = "cgw", lan: str = LAN) -> str:
+    return render("reference/frr-vpn.conf.j2", p=p, hostname=hostname, lan=lan, cloud=CLOUD, cloud_asn=CLOUD_ASN)
+
+
+def dx_frr(d: dict[str, Any], hostname: str = "cgwdx", lan: str = LAN) -> str:
+    return render("reference/frr-dx.conf.j2", d=d, peer=d["amazon_address"].split("/")[0], hostname=hostname,
+                  lan=lan, cloud=CLOUD, cloud_asn=CLOUD_ASN)
+
+
+def nft(out_if: str, lan: str = LAN, mss: int = 1360) -> str:
+    return render("reference/nftables.conf.j2", out_if=out_if, lan=lan, cloud=CLOUD, mss=mss)
+
+
+def push(host: str, swanctl: str | None, frr: str, nftables: str) -> None:
+    """Install and load the three artifacts the way a push over SSH does (standard device paths).
+
+    FRR first: zebra puts the tunnel inside addresses on ipsec0, and kernel-libipsec fails to install
+    a CHILD_SA ("error installing route with policy") while its local inside address is missing.
+    """
+    ssh(host, CLEAR_DROPINS)
+    ssh(host, "umask 027; " + RELOAD_FRR, frr)
+    if swanctl is not None:
+        # SAs of an earlier configuration (e.g. stowpath's own, same reqids) must not outlive it
+        ssh(host, f"umask 077; cat > /etc/swanctl/swanctl.conf && {TERMINATE_ALL_SAS}; "
+                  "swanctl --load-all --clear >/dev/null", swanctl)
+    ssh(host, LOAD_NFT, nftables)
+
+
+def onboard_vpn() -> None:
+    p = params()["vpn"]
+    push("cgw", vpn_swanctl(p), vpn_frr(p), nft("ipsec0"))
+
+
+def onboard_dx() -> None:
+    d = params()["dx"]
+    push("cgwdx", None, dx_frr(d), nft(f"eth2.{d['vlan']}"))
+
+
+def reset(host: str) -> None:
+    """Back to the empty device the lab built (removes BGP, terminates SAs, flushes the rules).
+
+    FRR first, while the tunnels still carry the BGP NOTIFICATION to the cloud.
+    """
+    if host == "pacs":
+        return
+    ssh(host, CLEAR_DROPINS)
+    ssh(host, RELOAD_FRR, empty_frr_conf(host))
+    ssh(host, f"umask 077; cat > /etc/swanctl/swanctl.conf && swanctl --load-all --clear >/dev/null; "
+              f"{TERMINATE_ALL_SAS}", empty_swanctl())
+    ssh(host, LOAD_NFT, empty_nft())
+
+
+def wait_cloud_route(hosts: tuple[str, ...] = ("cgw", "cgwdx"), timeout: float = 60) -> float:
+    """Wait until every host routes the cloud CIDR (BGP learned and installed); return the seconds waited.
+
+    Judge from the customer side: right after a reset the cloud may still show the old sessions.
+    """
+    start = time.monotonic()
+    pending = list(hosts)
+    while pending and time.monotonic() - start < timeout:
+        pending = [h for h in pending if "proto bgp" not in ssh(h, f"ip route show {CLOUD}", check=False).stdout]
+        if pending:
+            time.sleep(0.3)
+    if pending:
+        raise TimeoutError(f"no BGP route to {CLOUD} on {pending} after {timeout:.0f}s")
+    return time.monotonic() - start

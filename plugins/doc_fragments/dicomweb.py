@@ -1,0 +1,78 @@
+"""Option documentation shared by the DICOMweb and PACS modules (``extends_documentation_fragment``).
+
+- ``stowpath.core.dicomweb``: the client certificate and Basic-auth options.
+- ``stowpath.core.dicomweb.connection``: where and how long to connect (the TLS and STOW-RS probes).
+- ``stowpath.core.dicomweb.pacs_api``: the PACS product and its REST API (the PACS modules).
+
+The argument specs behind them are in ``plugins/module_utils/dicomweb/ansible_args.py``.
+"""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  client_cert:
+    description: PEM client certificate for mTLS (a path on the host the task runs on).
+    type: path
+  client_key:
+    description: PEM private key of O(client_cert) (may be encrypted, see O(client_key_password)).
+    type: path
+  client_key_password:
+    description: Password of an encrypted O(client_key). Never logged.
+    type: str
+  username:
+    description: Basic-auth user at the DICOMweb service, when it also wants Basic auth.
+    type: str
+  password:
+    description: Basic-auth password. Never logged.
+    type: str
+"""
+
+    CONNECTION = r"""
+options:
+  url:
+    description: The vendor's STOW-RS URL, C(https://host[:port]/dicomweb/studies).
+    type: str
+    required: true
+  ca_bundle:
+    description: PEM CA bundle that must verify the server certificate (the only trust anchor used).
+    type: path
+    required: true
+  connect_address:
+    description:
+      - Connect to this address instead of resolving the URL's host (like C(curl --resolve)); SNI and
+        certificate verification still use the URL's host name.
+    type: str
+  timeout:
+    description: Seconds for connect, handshake and each read.
+    type: float
+    default: 30
+  fail_on_error:
+    description: Fail the task when a check fails (the result still carries C(checks)).
+    type: bool
+    default: true
+"""
+
+    PACS_API = r"""
+options:
+  pacs_product:
+    description: The PACS product (its driver); C(manual) for a PACS without an API.
+    type: str
+    choices: [orthanc, manual]
+    default: orthanc
+  api_url:
+    description: The PACS REST API (Orthanc), e.g. C(http://127.0.0.1:8042). Required for C(orthanc).
+    type: str
+  api_username:
+    description: REST API user (Basic auth), if the API requires one.
+    type: str
+  api_password:
+    description: REST API password. Never logged.
+    type: str
+  api_timeout:
+    description: Seconds to wait for one REST API answer.
+    type: int
+    default: 30
+"""

@@ -1,0 +1,1 @@
+"""Parsers of device show/state output (one module per platform family and transport)."""

@@ -1,0 +1,38 @@
+"""A read-only session with the gateway for the state-reading verification modules (tunnels, BGP).
+
+The platform spec decides where the module runs and how state is read: a Linux gateway is read on the
+gateway itself (local commands), a router from the controller through its transport (show commands
+over netmiko, operational RPCs over NETCONF, NAPALM getters). The session stays open while a module
+waits for the state to converge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from ..transports.ansible_args import DEVICE_ARGS, connection
+from ..transports.base import TransportError, open_transport
+
+STATE_ARGS: dict[str, dict[str, Any]] = {**DEVICE_ARGS, "platform": {**DEVICE_ARGS["platform"], "required": False}}
+
+
+@contextlib.contextmanager
+def state_session(module: Any, site: dict[str, Any] | None) -> Iterator[tuple[Any, Any]]:
+    """``(state recipe, transport)`` for the module's platform (``platform`` option, else the site's)."""
+    p = dict(module.params)
+    p["platform"] = p.get("platform") or (site or {}).get("gateway_platform") or "linux_strongswan"
+    try:
+        spec, transport, conn = connection(p)
+        recipe = spec.state_for(transport)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    extra = {"run": module.run_command} if spec.runs_on == "device" else {}
+    try:
+        t = open_transport(spec, transport, conn, p.get("secrets") or [], **extra)
+    except TransportError as exc:
+        module.fail_json(msg=f"cannot read the state of {spec.name} over {transport}: {exc.message}")
+    try:
+        yield recipe, t
+    finally:
+        t.close()
