@@ -121,5 +121,5 @@ def strongswan_proposal(encryption: str, integrity: str | None, dh_group: int | 
         else:
             parts.append(integrity)
     if dh_group:
-        parts.append(spell("linux_strongswan", "dh", dh_group))
+        parts.append(DH_NAMES[dh_group])
     return "-".join(parts)

@@ -18,9 +18,11 @@ from . import crypto_policy as cp
 from .errors import SiteError, SiteErrors
 from .params import parser_for
 from .params.model import CloudParams, DxParams, TunnelParams
+from .platforms import UnknownPlatformError, get
+from .platforms import names as platform_names
 from .redact import mask_structure
 
-PLATFORMS = ("linux_strongswan", "cisco_iosxe", "junos")
+PLATFORMS = platform_names()
 PROVIDERS = ("aws_vpn", "aws_dx", "manual")
 SITE_NAME_RE = re.compile(r"^[a-z0-9-]{1,40}$")
 IFACE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_./:-]{0,63}$")
@@ -158,6 +160,22 @@ def check_name(value: Any, field: str, col: _Collector, regex: re.Pattern, examp
     return value
 
 
+def platform_vars(platform: Any, hv: Mapping[str, Any], col: _Collector) -> dict[str, Any]:
+    """The variables only this host's platform has (its spec's ``site_vars``), validated, as
+    ``{site_section: {key: value}}`` for the templates (``site.linux.tunnel_interface``)."""
+    try:
+        spec = get(platform)
+    except UnknownPlatformError:
+        return {}
+    kinds = {"interface": (IFACE_RE, "'_./:-'"), "zone": (ZONE_RE, "'_-'")}
+    section: dict[str, Any] = {}
+    for name, var in spec.site_vars.items():
+        value = hv.get(name, var.default)
+        section[var.key] = (check_bool(value, name, col) if var.kind == "bool"
+                            else check_name(value, name, col, *kinds[var.kind]))
+    return {spec.site_section: section} if spec.site_section else {}
+
+
 def parse_url(value: Any, field: str, col: _Collector) -> dict[str, Any] | None:
     if not isinstance(value, str) or not value.startswith("https://"):
         col.add(field, f"{value!r} is not an https URL", "use https://<vendor-host>/dicomweb/studies (https only)")
@@ -231,11 +249,7 @@ def _site_vars(hv: Mapping[str, Any], col: _Collector) -> dict[str, Any]:
     out["bgp_router_id"] = (parse_ipv4(hv["bgp_router_id"], "bgp_router_id", col)
                             if hv.get("bgp_router_id") else None)
     out["tunnel_id_base"] = check_int(hv.get("tunnel_id_base", 0), "tunnel_id_base", col, 0, 9000)
-    out["linux_tunnel_interface"] = check_name(hv.get("linux_tunnel_interface", "ipsec0"),
-                                               "linux_tunnel_interface", col, IFACE_RE, "'_./:-'")
-    out["ipsec_udp_encap"] = check_bool(hv.get("ipsec_udp_encap", True), "ipsec_udp_encap", col)
-    for name, default in (("junos_lan_zone", "trust"), ("junos_wan_zone", "untrust"), ("junos_vpn_zone", "stowpath-cloud")):
-        out[name] = check_name(hv.get(name, default), name, col, ZONE_RE, "'_-'")
+    out["platform_vars"] = platform_vars(platform, hv, col)
     out["dx_interface"] = (check_name(hv["dx_interface"], "dx_interface", col, IFACE_RE, "'_./:-'")
                            if hv.get("dx_interface") else None)
     out["dx_vlan_interface"] = (check_name(hv["dx_vlan_interface"], "dx_vlan_interface", col, IFACE_RE, "'_./:-'")
@@ -541,8 +555,7 @@ def build_site(sv: dict[str, Any], params: CloudParams, hostname: str) -> dict[s
         "tunnels": [t for t in tunnels if t],
         "dx": dx,
         "cloud_outside_addresses": remote_outsides,
-        "linux": {"tunnel_interface": sv["linux_tunnel_interface"], "udp_encap": sv["ipsec_udp_encap"]},
-        "junos": {"lan_zone": sv["junos_lan_zone"], "wan_zone": sv["junos_wan_zone"], "vpn_zone": sv["junos_vpn_zone"]},
+        **sv["platform_vars"],
         "crypto": {"legacy_allowed": sv["allow_legacy_crypto"], "upgraded": notes},
         "warnings": warnings,
         "params_file": params.source,

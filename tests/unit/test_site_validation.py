@@ -156,7 +156,7 @@ def test_tunnels_overlapping_each_other(vpn_xml):
     ({"lan_interface": "eth1\nrouter bgp 1"}, "lan_interface"),
     ({"wan_interface": "ge-0/0/0.0; delete"}, "wan_interface"),
     ({"wan_interface": "eth0 {"}, "wan_interface"),
-    ({"junos_lan_zone": "trust\""}, "junos_lan_zone"),
+    ({"gateway_platform": "junos", "junos_lan_zone": "trust\""}, "junos_lan_zone"),
     ({"tcp_mss": 9000}, "tcp_mss: 9000 is out of range"),
     ({"allow_legacy_crypto": "maybe"}, "allow_legacy_crypto"),
     ({"accept_prefixes": ["10.200.0.0/24"]}, "no accepted prefix covers dicomweb_cidrs 10.100.0.0/24"),

@@ -164,6 +164,10 @@ _LOADERS: dict[str, Callable[[], PlatformSpec]] = {
 }
 
 
+#: The platform of a site model that names none (a Linux gateway, as before platforms were configurable).
+DEFAULT_PLATFORM = "linux_strongswan"
+
+
 def names() -> tuple[str, ...]:
     """Every platform stowpath supports (nothing is imported)."""
     return tuple(_LOADERS)

@@ -23,9 +23,9 @@ def _cidrs(values: Any) -> list[str]:
 
 def link_interfaces(site: Mapping[str, Any]) -> list[str]:
     """Interfaces the cloud traffic must leave through (the platform spec names them)."""
-    from ..platforms import get
+    from ..platforms import DEFAULT_PLATFORM, get
 
-    return [i for i in get(site.get("gateway_platform") or "linux_strongswan").link_interfaces(site) if i]
+    return [i for i in get(site.get("gateway_platform") or DEFAULT_PLATFORM).link_interfaces(site) if i]
 
 
 def expected(site: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def expected(site: Mapping[str, Any]) -> dict[str, Any]:
     lan = site.get("lan") or {}
     return {
         "site_name": site.get("site_name"), "hostname": site.get("hostname"),
-        "platform": site.get("gateway_platform") or "linux_strongswan", "connection_type": ctype,
+        "platform": site.get("gateway_platform"), "connection_type": ctype,
         "routing": site.get("routing", "bgp"), "tunnels": tunnels, "neighbors": neighbors,
         "receive": _cidrs(site.get("accept_prefixes") or dicomweb.get("cidrs")),
         "advertise": _cidrs(lan.get("cidrs")), "cloud_cidrs": _cidrs(dicomweb.get("cidrs")),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
+from ..platforms import DEFAULT_PLATFORM
 from ..transports.ansible_args import DEVICE_ARGS, connection
 from ..transports.base import TransportError, open_transport
 
@@ -21,7 +22,7 @@ STATE_ARGS: dict[str, dict[str, Any]] = {**DEVICE_ARGS, "platform": {**DEVICE_AR
 def state_session(module: Any, site: dict[str, Any] | None) -> Iterator[tuple[Any, Any]]:
     """``(state recipe, transport)`` for the module's platform (``platform`` option, else the site's)."""
     p = dict(module.params)
-    p["platform"] = p.get("platform") or (site or {}).get("gateway_platform") or "linux_strongswan"
+    p["platform"] = p.get("platform") or (site or {}).get("gateway_platform") or DEFAULT_PLATFORM
     try:
         spec, transport, conn = connection(p)
         recipe = spec.state_for(transport)
