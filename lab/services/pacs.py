@@ -353,7 +353,7 @@ def load_test_studies(h: OrthancHandle, count: int = 1, instances: int = 1) -> l
 
     Returns ``[{"id": <Orthanc study id>, "study_uid": ..., "instances": n}]``.
     """
-    from ansible_collections.stowpath.core.plugins.module_utils.pacs.synthetic import (
+    from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.synth import (
         make_study,
     )
 

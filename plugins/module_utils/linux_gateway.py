@@ -26,6 +26,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from .fileutil import read_bytes
+from .fileutil import write_atomic as _write_atomic
+
 Runner = Callable[[list[str]], tuple[int, str, str]]
 
 DEFAULT_PATHS = {
@@ -63,29 +66,12 @@ def sha(data: bytes | str | None) -> str | None:
 
 
 def read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
+    return read_bytes(path)
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".stowpath.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        if os.path.exists(path):
-            st = os.stat(path)
-            os.chown(tmp, st.st_uid, st.st_gid)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Replace ``path`` in one step, keeping the owner and group of the file it replaces."""
+    _write_atomic(path, data, mode, keep_owner=True)
 
 
 def nft_include_line(nft_path: str) -> str:

@@ -21,7 +21,7 @@ description:
   - Read-only; runs in check mode too.
 version_added: "0.1.0"
 author: stowpath developers
-extends_documentation_fragment: [stowpath.core.device]
+extends_documentation_fragment: [stowpath.core.device, stowpath.core.verify, stowpath.core.verify.wait]
 options:
   site:
     description:
@@ -48,18 +48,6 @@ options:
     description: Interfaces the cloud routes must use (default C(ipsec0) for VPN, the DX VLAN interface for DX).
     type: list
     elements: str
-  wait_timeout:
-    description: Seconds to keep re-reading until every check passes (0 reads once).
-    type: float
-    default: 0
-  interval:
-    description: Seconds between reads while waiting.
-    type: float
-    default: 0.5
-  fail_on_error:
-    description: Fail the task when a check fails (the result still carries C(checks)).
-    type: bool
-    default: true
 notes:
   - Supports check mode (the module only reads).
 """
@@ -119,12 +107,10 @@ rounds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.stowpath.core.plugins.module_utils.transports.base import TransportError
 from ansible_collections.stowpath.core.plugins.module_utils.verify.bgp import evaluate_bgp
 from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
-from ansible_collections.stowpath.core.plugins.module_utils.verify.poll import until_passing
-from ansible_collections.stowpath.core.plugins.module_utils.verify.result import finish
-from ansible_collections.stowpath.core.plugins.module_utils.verify.session import STATE_ARGS, state_session
+from ansible_collections.stowpath.core.plugins.module_utils.verify.result import VERIFY_ARGS, WAIT_ARGS
+from ansible_collections.stowpath.core.plugins.module_utils.verify.session import STATE_ARGS, verify_state
 
 
 def main() -> None:
@@ -137,9 +123,8 @@ def main() -> None:
             "cloud_cidrs": {"type": "list", "elements": "str"},
             "link_interfaces": {"type": "list", "elements": "str"},
             **STATE_ARGS,
-            "wait_timeout": {"type": "float", "default": 0},
-            "interval": {"type": "float", "default": 0.5},
-            "fail_on_error": {"type": "bool", "default": True},
+            **WAIT_ARGS,
+            **VERIFY_ARGS,
         },
         required_one_of=[("site", "neighbors")],
         supports_check_mode=True,
@@ -157,19 +142,8 @@ def main() -> None:
             module.fail_json(msg=f"neighbor {n!r} has no address")
         n.setdefault("name", n["address"])
 
-    with state_session(module, p["site"]) as (recipe, t):
-
-        def evaluate() -> tuple[list, dict]:
-            try:
-                observed = recipe.bgp(t.query, exp)
-            except (TransportError, ValueError) as exc:
-                module.fail_json(msg=f"cannot read the gateway's BGP state: {getattr(exc, 'message', exc)}")
-            return evaluate_bgp(exp, observed)
-
-        checks, facts, elapsed, rounds = until_passing(evaluate, p["wait_timeout"], p["interval"])
-    for c in checks:
-        c["duration_s"] = elapsed
-    finish(module, "BGP status", checks, {**facts, "elapsed_s": elapsed, "rounds": rounds})
+    verify_state(module, p["site"], "BGP state", lambda recipe, query: recipe.bgp(query, exp),
+                 lambda observed: evaluate_bgp(exp, observed))
 
 
 if __name__ == "__main__":

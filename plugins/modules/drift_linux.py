@@ -27,10 +27,10 @@ options:
     type: dict
     required: true
   paths:
-    description: Device paths stowpath owns (keys swanctl, frr, nft, nft_main), as for M(stowpath.core.linux_gateway).
+    description: Device paths stowpath owns (keys swanctl, frr, nft, nft_main), as for M(stowpath.core.gateway_push) on a Linux gateway.
     type: dict
   state_dir:
-    description: Where M(stowpath.core.linux_gateway) keeps its runtime fingerprints on the device.
+    description: Where M(stowpath.core.gateway_push) keeps its runtime fingerprints on the device.
     type: path
     default: /var/lib/stowpath
   site:

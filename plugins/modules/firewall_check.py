@@ -16,18 +16,13 @@ description:
   - Read-only (sends probes only); runs in check mode too.
 version_added: "0.1.0"
 author: stowpath developers
+extends_documentation_fragment: [stowpath.core.verify, stowpath.core.verify.probe]
 options:
   site:
     description:
       - The gateway's masked site model from M(stowpath.core.site_model) (its C(site) key); gives the
         default target (the DICOMweb host) and allowed port (the DICOMweb port).
     type: dict
-  target:
-    description: Host name or address in the cloud range (default the site's DICOMweb host).
-    type: str
-  source:
-    description: Source address for the probes (needed on the gateway, e.g. its LAN address).
-    type: str
   allowed_ports:
     description: TCP ports that must connect (default the DICOMweb port, 443).
     type: list
@@ -41,10 +36,6 @@ options:
     description: Seconds to wait for each TCP connect (a blocked port costs this long; probes run in parallel).
     type: float
     default: 2
-  fail_on_error:
-    description: Fail the task when a check fails (the result still carries C(checks)).
-    type: bool
-    default: true
 notes:
   - Supports check mode (the module only probes).
 """
@@ -84,19 +75,18 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.verify.firewall import evaluate_firewall
 from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
 from ansible_collections.stowpath.core.plugins.module_utils.verify.probes import tcp_probe
-from ansible_collections.stowpath.core.plugins.module_utils.verify.result import finish
+from ansible_collections.stowpath.core.plugins.module_utils.verify.result import PROBE_ARGS, VERIFY_ARGS, finish
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "site": {"type": "dict"},
-            "target": {"type": "str"},
-            "source": {"type": "str"},
+            **PROBE_ARGS,
             "allowed_ports": {"type": "list", "elements": "int"},
             "blocked_ports": {"type": "list", "elements": "int", "default": [22, 80, 8443]},
             "timeout": {"type": "float", "default": 2},
-            "fail_on_error": {"type": "bool", "default": True},
+            **VERIFY_ARGS,
         },
         required_one_of=[("site", "target")],
         supports_check_mode=True,

@@ -17,18 +17,13 @@ description:
   - Read-only (sends probes only); runs in check mode too.
 version_added: "0.1.0"
 author: stowpath developers
+extends_documentation_fragment: [stowpath.core.verify, stowpath.core.verify.probe]
 options:
   site:
     description:
       - The gateway's masked site model from M(stowpath.core.site_model) (its C(site) key); gives the
         default target (the DICOMweb host), the link CIDRs and the MSS clamp.
     type: dict
-  target:
-    description: Host name or address of the cloud host (default the site's DICOMweb host).
-    type: str
-  source:
-    description: Source address for the probes (needed on the gateway, e.g. its LAN address).
-    type: str
   link_cidrs:
     description: CIDRs whose addresses prove the link when seen as hops (default the site's tunnel inside / VIF CIDRs).
     type: list
@@ -56,10 +51,6 @@ options:
     description: Seconds to keep pinging until a reply arrives (e.g. right after routes appear).
     type: float
     default: 0
-  fail_on_error:
-    description: Fail the task when a check fails (the result still carries C(checks)).
-    type: bool
-    default: true
 notes:
   - Supports check mode (the module only probes).
   - Needs C(ping) (iputils) and C(traceroute) on the host.
@@ -127,15 +118,14 @@ from ansible_collections.stowpath.core.plugins.module_utils.verify.path import (
     evaluate_ping,
     evaluate_traceroute,
 )
-from ansible_collections.stowpath.core.plugins.module_utils.verify.result import finish
+from ansible_collections.stowpath.core.plugins.module_utils.verify.result import PROBE_ARGS, VERIFY_ARGS, finish
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "site": {"type": "dict"},
-            "target": {"type": "str"},
-            "source": {"type": "str"},
+            **PROBE_ARGS,
             "link_cidrs": {"type": "list", "elements": "str"},
             "tcp_mss": {"type": "int"},
             "count": {"type": "int", "default": 3},
@@ -143,7 +133,7 @@ def main() -> None:
             "pmtu": {"type": "bool", "default": True},
             "mtu_ceiling": {"type": "int", "default": 1500},
             "wait_timeout": {"type": "float", "default": 0},
-            "fail_on_error": {"type": "bool", "default": True},
+            **VERIFY_ARGS,
         },
         required_one_of=[("site", "target")],
         supports_check_mode=True,

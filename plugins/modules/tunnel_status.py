@@ -19,7 +19,7 @@ description:
   - Read-only; runs in check mode too.
 version_added: "0.1.0"
 author: stowpath developers
-extends_documentation_fragment: [stowpath.core.device]
+extends_documentation_fragment: [stowpath.core.device, stowpath.core.verify, stowpath.core.verify.wait]
 options:
   site:
     description:
@@ -32,18 +32,6 @@ options:
         optionally C(local_outside), C(local_inside), C(remote_inside).
     type: list
     elements: dict
-  wait_timeout:
-    description: Seconds to keep re-reading until every tunnel is up (0 reads once).
-    type: float
-    default: 0
-  interval:
-    description: Seconds between reads while waiting.
-    type: float
-    default: 0.5
-  fail_on_error:
-    description: Fail the task when a check fails (the result still carries C(checks)).
-    type: bool
-    default: true
 notes:
   - Supports check mode (the module only reads).
 """
@@ -103,11 +91,9 @@ rounds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.stowpath.core.plugins.module_utils.transports.base import TransportError
 from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
-from ansible_collections.stowpath.core.plugins.module_utils.verify.poll import until_passing
-from ansible_collections.stowpath.core.plugins.module_utils.verify.result import finish
-from ansible_collections.stowpath.core.plugins.module_utils.verify.session import STATE_ARGS, state_session
+from ansible_collections.stowpath.core.plugins.module_utils.verify.result import VERIFY_ARGS, WAIT_ARGS
+from ansible_collections.stowpath.core.plugins.module_utils.verify.session import STATE_ARGS, verify_state
 from ansible_collections.stowpath.core.plugins.module_utils.verify.tunnels import evaluate_tunnels
 
 
@@ -117,9 +103,8 @@ def main() -> None:
             "site": {"type": "dict"},
             "tunnels": {"type": "list", "elements": "dict"},
             **STATE_ARGS,
-            "wait_timeout": {"type": "float", "default": 0},
-            "interval": {"type": "float", "default": 0.5},
-            "fail_on_error": {"type": "bool", "default": True},
+            **WAIT_ARGS,
+            **VERIFY_ARGS,
         },
         required_one_of=[("site", "tunnels")],
         supports_check_mode=True,
@@ -132,19 +117,8 @@ def main() -> None:
         t.setdefault("name", t["remote_outside"])
 
     exp = expected(p["site"]) if p["site"] else {"tunnels": want}
-    with state_session(module, p["site"]) as (recipe, t):
-
-        def evaluate() -> tuple[list, dict]:
-            try:
-                observed, configured = recipe.tunnels(t.query, exp)
-            except (TransportError, ValueError) as exc:
-                module.fail_json(msg=f"cannot read the gateway's IPsec state: {getattr(exc, 'message', exc)}")
-            return evaluate_tunnels(want, observed, configured)
-
-        checks, facts, elapsed, rounds = until_passing(evaluate, p["wait_timeout"], p["interval"])
-    for c in checks:
-        c["duration_s"] = elapsed
-    finish(module, "tunnel status", checks, {**facts, "elapsed_s": elapsed, "rounds": rounds})
+    verify_state(module, p["site"], "IPsec state", lambda recipe, query: recipe.tunnels(query, exp),
+                 lambda observed: evaluate_tunnels(want, *observed))
 
 
 if __name__ == "__main__":

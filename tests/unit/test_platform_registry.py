@@ -30,7 +30,6 @@ ALLOWED = {
     "plugins/module_utils/transports/netconf.py": "docstring: which data models",
     "plugins/module_utils/transports/netmiko_cli.py": "docstring: the CLI planner it uses",
     "plugins/module_utils/crypto_policy.py": "docstring example of spell()",
-    "plugins/modules/linux_gateway.py": "the Linux gateway's file/reload module (used by drift_linux's tests)",
     "plugins/modules/drift_linux.py": "the Linux gateway's drift module",
     "plugins/modules/drift_vendor.py": "EXAMPLES",
     "plugins/modules/gateway_push.py": "DOCUMENTATION: where modules run",

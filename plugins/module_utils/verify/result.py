@@ -7,6 +7,11 @@ from typing import Any
 from ..checks import summary_message
 
 SITE_OPTION_DOC = "The masked site model returned by M(stowpath.core.site_model) (key C(site))."
+# Argument specs documented once in plugins/doc_fragments/verify.py.
+VERIFY_ARGS: dict[str, dict[str, Any]] = {"fail_on_error": {"type": "bool", "default": True}}
+WAIT_ARGS: dict[str, dict[str, Any]] = {"wait_timeout": {"type": "float", "default": 0},
+                                        "interval": {"type": "float", "default": 0.5}}
+PROBE_ARGS: dict[str, dict[str, Any]] = {"target": {"type": "str"}, "source": {"type": "str"}}
 
 
 def finish(module: Any, what: str, checks: list[dict[str, Any]], facts: dict[str, Any]) -> None:

@@ -9,11 +9,13 @@ waits for the state to converge.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..platforms import DEFAULT_PLATFORM
 from ..transports.ansible_args import DEVICE_ARGS, connection
 from ..transports.base import TransportError, open_transport
+from .poll import until_passing
+from .result import finish
 
 STATE_ARGS: dict[str, dict[str, Any]] = {**DEVICE_ARGS, "platform": {**DEVICE_ARGS["platform"], "required": False}}
 
@@ -37,3 +39,23 @@ def state_session(module: Any, site: dict[str, Any] | None) -> Iterator[tuple[An
         yield recipe, t
     finally:
         t.close()
+
+
+def verify_state(module: Any, site: dict[str, Any] | None, what: str, read: Callable[[Any, Any], Any],
+                 evaluate: Callable[[Any], tuple[list, dict]]) -> None:
+    """Read the state (``read(recipe, query)``) until ``evaluate(observed)`` passes or ``wait_timeout``
+    ends, then finish the module with the checks (``what`` names the state in messages)."""
+    p = module.params
+    with state_session(module, site) as (recipe, t):
+
+        def once() -> tuple[list, dict]:
+            try:
+                observed = read(recipe, t.query)
+            except (TransportError, ValueError) as exc:
+                module.fail_json(msg=f"cannot read the gateway's {what}: {getattr(exc, 'message', exc)}")
+            return evaluate(observed)
+
+        checks, facts, elapsed, rounds = until_passing(once, p["wait_timeout"], p["interval"])
+    for c in checks:
+        c["duration_s"] = elapsed
+    finish(module, f"{what} verification", checks, {**facts, "elapsed_s": elapsed, "rounds": rounds})
