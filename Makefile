@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
+# The controller push state directory ("" = the default: /var/lib/stowpath/controller, ~/.local/state/stowpath).
+STATE_DIR ?=
 BIN   := $(VENV)/bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -10,12 +12,19 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 APT_PACKAGES := strongswan-swanctl strongswan-charon charon-systemd libcharon-extra-plugins \
   libstrongswan-extra-plugins libstrongswan-standard-plugins frr frr-pythontools nftables openssh-server openssh-client \
   iproute2 iputils-ping traceroute tcpdump orthanc orthanc-dicomweb nginx-light curl openssl \
-  netconfd sshpass procps psmisc python3-venv
+  netconfd sshpass procps psmisc python3-venv \
+  prometheus prometheus-alertmanager prometheus-node-exporter prometheus-frr-exporter prometheus-blackbox-exporter dcmtk
 
-.PHONY: setup apt venv collections demo test lint unit lab-up lab-down lab-status bench render lock clean
+.PHONY: setup apt venv collections demo test lint unit lab-up lab-down lab-status bench render lock clean ee
 
 setup: apt venv collections ## everything a fresh Debian 12 needs, then verified
 	@echo "stowpath: setup complete (ansible-core $$($(PY) -c "import ansible.release as r; print(r.__version__)"))"
+
+# Services Debian enables and starts when these packages are installed: the lab runs its own copies inside
+# network namespaces, so on the host they are disabled and stopped through systemd (nothing new listens on the
+# host). Never through /etc/init.d: its scripts stop daemons by executable name, the lab's included.
+HOST_SERVICES := nginx orthanc frr strongswan-starter strongswan charon-systemd netconfd prometheus \
+  prometheus-alertmanager prometheus-node-exporter prometheus-frr-exporter prometheus-blackbox-exporter
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -23,6 +32,10 @@ apt:
 	  echo "stowpath: installing Debian packages:" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@for s in $(HOST_SERVICES); do \
+	  systemctl disable -q $$s.service >/dev/null 2>&1 || true; \
+	  systemctl stop $$s.service >/dev/null 2>&1 || true; \
+	done
 
 $(VENV)/.stamp: requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -63,32 +76,54 @@ demo: lab-up ## onboard the lab facility end to end and print where the report i
 	@echo
 	@echo "stowpath demo: lab facility onboarded. Report: $(CURDIR)/reports/lab-facility/report.html"
 	@echo "  (also report.json / report.xml there; the DX facility: reports/lab-facility-dx/)"
+	$(BIN)/ansible-playbook playbooks/monitor-site.yml -i inventories/lab
+	@echo "stowpath demo: monitoring of the lab facility: Prometheus http://169.254.250.13:9090 (alerts: /alerts),"
+	@echo "  Alertmanager http://169.254.250.13:9093, alert log (the lab's webhook receiver) /srv/stowpath-lab/mon/alerts.jsonl"
 
 bench: lab-up ## benchmarks: print figures (no assertions)
 	$(PY) bench/lab_bench.py
 	$(PY) bench/stow_bench.py
 	$(PY) bench/vendor_bench.py --repeat 3
 	$(PY) bench/drift_bench.py --fleet 30 --rounds 3
+	$(PY) bench/transfer_bench.py
+
+# AWX / Ansible Automation Platform execution environment: the build context in build/ee/context
+# (no container engine needed; then `podman build -t REGISTRY/stowpath-ee:TAG build/ee/context`).
+ee: venv
+	rm -rf build/ee && mkdir -p build/ee/src
+	cp -rL collections/ansible_collections/stowpath/core build/ee/src/core
+	$(BIN)/ansible-galaxy collection build --output-path build/ee/dist build/ee/src/core
+	cp build/ee/dist/stowpath-core-*.tar.gz build/ee/stowpath-core.tar.gz
+	$(BIN)/ansible-builder create --file execution-environment.yml --context build/ee/context --output-filename Containerfile
+	@echo "stowpath: execution environment build context in build/ee/context"
 
 lock:
 	rm -rf /tmp/stowpath-lock && python3 -m venv /tmp/stowpath-lock
 	/tmp/stowpath-lock/bin/pip install -q -r requirements.in
 	/tmp/stowpath-lock/bin/pip freeze --exclude-editable > requirements.lock
 
+# Never the push state (locks, journals, last-applied records): it lives outside the checkout
+# (stowpath_state_dir; /var/lib/stowpath/controller or ~/.local/state/stowpath) and only backups/ drift copies go here.
 clean:
 	rm -rf build reports backups .pytest_cache
 
 # ---- the lab (network namespaces on this machine; see lab/README.md) ----
 FLEET ?= 0
+LAB_STATE ?= $(or $(STOWPATH_LAB_STATE),/run/stowpath-lab)
 lab-up: setup
 	$(PY) lab/lab.py up --fleet $(FLEET)
-	$(PY) lab/vendor/netconf_iosxe.py start --port 8830
-	$(PY) lab/vendor/iosxe_sim.py start --port 8022
+	$(PY) lab/vendor/netconf_iosxe.py start --port 8830 --state-dir $(LAB_STATE)/vendor/netconf-iosxe \
+	  --known-hosts $(LAB_STATE)/ssh/known_hosts
+	$(PY) lab/vendor/iosxe_sim.py start --port 8022 --state-dir $(LAB_STATE)/vendor/iosxe-sim \
+	  --known-hosts $(LAB_STATE)/ssh/known_hosts
 
+# `lab.py down` stops the simulators recorded in the global lab state too (whichever checkout started them)
 lab-down:
-	-@if [ -x $(PY) ]; then $(PY) lab/vendor/iosxe_sim.py stop; $(PY) lab/vendor/netconf_iosxe.py stop; fi
-	@# the simulated routers start empty on the next lab-up (their saved configs and push records go)
-	rm -rf .lab/vendor/iosxe-sim .lab/vendor/netconf-iosxe backups/push/127.0.0.1_*
+	@# the simulated routers start empty on the next lab-up: their own journal and last-applied records in the push
+	@# state go (by inventory_hostname); the state directory itself and every other device's records are kept
+	-@if [ -x $(PY) ]; then $(PY) -c "import sys; sys.path.insert(0, 'collections'); \
+	  from ansible_collections.stowpath.core.plugins.module_utils.transports.state import forget; \
+	  forget('$(STATE_DIR)' or None, ['iosxe-cli', 'iosxe-netconf'])"; fi
 	@if [ -x $(PY) ]; then $(PY) lab/lab.py down; else python3 lab/lab.py down; fi
 
 lab-status:

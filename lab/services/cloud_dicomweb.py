@@ -606,6 +606,67 @@ def stop_cloud_dicomweb(*handles: CloudHandle | str | os.PathLike[str]) -> None:
             h.save()
 
 
+FAULT_ORIGINAL = "nginx.conf.before-fault"
+
+
+def _reload_nginx(h: CloudHandle, timeout: float = 10.0) -> None:
+    """SIGHUP nginx and wait until its old workers are gone (the new configuration is live)."""
+    if not (h.nginx_pid and _alive(h.nginx_pid) and _owned(h.nginx_pid, h.state_dir)):
+        raise ServiceError("nginx of this service is not running")
+
+    def workers() -> set[int]:
+        try:
+            text = Path(f"/proc/{h.nginx_pid}/task/{h.nginx_pid}/children").read_text()
+        except OSError:
+            return set()
+        return {int(x) for x in text.split()}
+
+    before = workers()
+    os.kill(h.nginx_pid, signal.SIGHUP)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = workers()
+        if now and not (now & before):
+            return
+        time.sleep(0.05)
+    raise ServiceError(f"nginx did not reload within {timeout:g} s:\n{_tail(Path(h.state_dir) / 'nginx-error.log')}")
+
+
+def set_fault(h: CloudHandle | str | os.PathLike[str], locations: str = "",
+              directives: Mapping[str, str] | None = None) -> CloudHandle:
+    """Reconfigure the running nginx for a fault: ``locations`` (nginx ``location`` blocks) go before the
+    DICOMweb location, ``directives`` replace server directives (``ssl_certificate`` ...). The configuration
+    before the first fault is kept and :func:`clear_fault` puts it back."""
+    h = _handle(h)
+    conf = Path(h.state_dir) / "nginx.conf"
+    original = Path(h.state_dir) / FAULT_ORIGINAL
+    if not original.exists():
+        shutil.copy2(conf, original)
+    lines = original.read_text().splitlines()
+    out = []
+    for line in lines:
+        key = line.strip().split(" ", 1)[0]
+        if directives and key in directives:
+            line = f"    {key} {directives[key]};"
+        if line.strip() == f"location {h.base_path}/ {{" and locations:
+            out.extend("    " + x for x in locations.strip().splitlines())
+        out.append(line)
+    conf.write_text("\n".join(out) + "\n")
+    _reload_nginx(h)
+    return h
+
+
+def clear_fault(h: CloudHandle | str | os.PathLike[str]) -> bool:
+    """Put back the configuration :func:`set_fault` saved; True when there was one."""
+    h = _handle(h)
+    original = Path(h.state_dir) / FAULT_ORIGINAL
+    if not original.exists():
+        return False
+    os.replace(original, Path(h.state_dir) / "nginx.conf")
+    _reload_nginx(h)
+    return True
+
+
 def status(h: CloudHandle | str | os.PathLike[str]) -> dict[str, object]:
     h = _handle(h)
     return {

@@ -45,6 +45,8 @@ if str(ROOT / "collections") not in sys.path:
 ORTHANC = "/usr/sbin/Orthanc"
 DICOMWEB_PLUGIN = "/usr/lib/orthanc/libOrthancDicomWeb.so.1.7"
 STATE_FILE = "pacs.json"
+# the auto-router's per-study state (plugins/module_utils/pacs/autoroute.py), declared as user metadata
+ROUTE_METADATA, ROUTE_METADATA_INDEX = "StowpathRoute", 4601
 
 
 @dataclass
@@ -100,15 +102,26 @@ def orthanc_config(
     https_verify_peers: bool = True,
     http_timeout: int = 60,
     extra: dict[str, Any] | None = None,
+    dicom_port: int | None = None,
 ) -> dict[str, Any]:
-    """The JSON configuration of one lab Orthanc (storage and index under ``workdir``)."""
+    """The JSON configuration of one lab Orthanc (storage and index under ``workdir``).
+
+    ``dicom_port`` turns on the DICOM (C-STORE SCP) listener, AE title ``STOWPATHPACS``, accepting any
+    calling AE (the lab modality sends with dcmtk ``storescu``). ``UserMetadata`` declares the
+    auto-router's per-study state (``StowpathRoute``), which it keeps in the PACS itself.
+    """
     cfg: dict[str, Any] = {
         "Name": name,
         "StorageDirectory": str(workdir / "storage"),
         "IndexDirectory": str(workdir / "storage"),
         "HttpPort": port,
         "HttpServerEnabled": True,
-        "DicomServerEnabled": False,
+        "DicomServerEnabled": dicom_port is not None,
+        "DicomPort": dicom_port or 4242,
+        "DicomAet": "STOWPATHPACS",
+        "DicomCheckCalledAet": False,
+        "DicomAlwaysAllowStore": True,
+        "UserMetadata": {ROUTE_METADATA: ROUTE_METADATA_INDEX},
         "RemoteAccessAllowed": remote_access,
         "AuthenticationEnabled": bool(users),
         "RegisteredUsers": dict(users or {}),
@@ -226,6 +239,7 @@ def start_orthanc(
     http_timeout: int = 60,
     extra_config: dict[str, Any] | None = None,
     wait_s: float = 30.0,
+    dicom_port: int | None = None,
 ) -> OrthancHandle:
     """Write the config, start Orthanc (in ``netns`` if given), wait until its REST API answers.
 
@@ -245,7 +259,8 @@ def start_orthanc(
     users = {username: password or ""} if username else None
     cfg = orthanc_config(wd, port, name=name, remote_access=remote, users=users, dicomweb_root=dicomweb_root,
                          servers_in_database=servers_in_database, https_ca_certificates=https_ca_certificates,
-                         https_verify_peers=https_verify_peers, http_timeout=http_timeout, extra=extra_config)
+                         https_verify_peers=https_verify_peers, http_timeout=http_timeout, extra=extra_config,
+                         dicom_port=dicom_port)
     config = wd / "orthanc.json"
     config.write_text(json.dumps(cfg, indent=2))
     config.chmod(0o600)

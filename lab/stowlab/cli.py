@@ -1,4 +1,5 @@
-"""The command line of ``lab/lab.py``: ``up``, ``down``, ``status``, ``cloud-break``, ``cloud-repair``, ``exec``."""
+"""The command line of ``lab/lab.py``: ``up``, ``down``, ``status``, ``cloud-break``, ``cloud-repair``, ``cloud-auth``,
+``exec``."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ def parser(description: str | None = None) -> argparse.ArgumentParser:
     p_br = sub.add_parser("cloud-break")
     p_br.add_argument("what", choices=("vpn", "dx"))
     sub.add_parser("cloud-repair")
+    p_au = sub.add_parser("cloud-auth", help="switch the running cloud DICOMweb service: mtls (default) | bearer | "
+                                             "mtls+bearer (nginx reloaded, nothing rebuilt); no mode: show it")
+    p_au.add_argument("mode", nargs="?", choices=("mtls", "bearer", "mtls+bearer"))
+    p_fault = sub.add_parser("fault", help="inject one fault of the catalogue (list | NAME | clear)")
+    p_fault.add_argument("action")
+    p_fault.add_argument("--site")
     p_ex = sub.add_parser("exec")
     p_ex.add_argument("device")
     p_ex.add_argument("command", nargs=argparse.REMAINDER)
@@ -41,6 +48,12 @@ def main(argv: list[str] | None = None, description: str | None = None) -> int:
             return cloud_break(args.what)
         if args.cmd == "cloud-repair":
             return cloud_repair()
+        if args.cmd == "cloud-auth":
+            return cloud_auth(args.mode)
+        if args.cmd == "fault":
+            from .faults import main as fault_main
+
+            return fault_main(args.action, args.site)
         if args.cmd == "exec":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
             proc = dev_exec(args.device, cmd, timeout=300)
@@ -51,3 +64,22 @@ def main(argv: list[str] | None = None, description: str | None = None) -> int:
         print(f"lab: error: {exc}", file=sys.stderr)
         return 1
     return 2
+
+
+def cloud_auth(mode: str | None) -> int:
+    """Switch (or show) the auth mode of the lab's running cloud DICOMweb service; prints JSON."""
+    import json
+
+    from lab.services import cloud_token
+
+    from .topology import STATE
+
+    state_dir = STATE / "dev" / "cloud" / "dicomweb"
+    if not (state_dir / "cloud_dicomweb.json").exists():
+        raise LabError(f"no cloud DICOMweb service in {state_dir} (is the lab up?)")
+    try:
+        info = cloud_token.set_auth(state_dir, mode) if mode else cloud_token.describe(state_dir)
+    except (RuntimeError, ValueError) as exc:
+        raise LabError(str(exc)) from None
+    print(json.dumps(info, indent=2))
+    return 0

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import functools
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,61 @@ CHARON_PLUGINS = ("random nonce aes sha1 sha2 md5 hmac gmp curve25519 kdf xcbc c
                   "chapoly pem pkcs1 pkcs8 x509 pubkey revocation constraints openssl gcm "
                   "kernel-libipsec kernel-netlink socket-default vici updown")
 CHARON_PLUGIN_DIR = Path("/usr/lib/ipsec/plugins")
-# what the cloud (like AWS) accepts: IKEv2/IKEv1, AES-CBC/GCM, SHA1/2, DH 2, 5, 14-24 where built
-CLOUD_IKE = ("aes256-aes128-sha256-sha384-sha512-sha1-modp2048-modp3072-modp4096-ecp256-ecp384-"
-             "modp1536-modp1024-curve25519,aes256gcm16-aes128gcm16-prfsha256-prfsha384-prfsha1-"
-             "modp2048-modp3072-modp4096-ecp256-ecp384-modp1024-curve25519")
-CLOUD_ESP = ("aes256-aes128-sha256-sha384-sha512-sha1-modp2048-modp3072-modp4096-ecp256-ecp384-"
-             "modp1536-modp1024-curve25519,aes256gcm16-aes128gcm16-modp2048-modp3072-modp4096-"
-             "ecp256-ecp384-modp1024-curve25519")
+# AWS's default tunnel options (Site-to-Site VPN "Tunnel options": phase 1 AES128/AES256/AES128-GCM-16/
+# AES256-GCM-16, SHA1/SHA2-256/384/512, DH 2, 14-24; phase 2 the same plus DH 5; IKEv1 and IKEv2)
+_AWS_DH1 = "modp1024-modp2048-modp3072-modp4096-modp6144-modp8192-ecp256-ecp384-ecp521-modp1024s160-" \
+           "modp2048s224-modp2048s256"
+_AWS_DH2 = _AWS_DH1 + "-modp1536"
+CLOUD_IKE = (f"aes128-aes256-sha1-sha256-sha384-sha512-{_AWS_DH1},"
+             f"aes128gcm16-aes256gcm16-prfsha1-prfsha256-prfsha384-prfsha512-{_AWS_DH1}")
+CLOUD_ESP = (f"aes128-aes256-sha1-sha256-sha384-sha512-{_AWS_DH2},"
+             f"aes128gcm16-aes256gcm16-{_AWS_DH2}")
+# the wider set the lab offered before (adds curve25519, which AWS does not offer)
+WIDE_IKE = ("aes256-aes128-sha256-sha384-sha512-sha1-modp2048-modp3072-modp4096-ecp256-ecp384-"
+            "modp1536-modp1024-curve25519,aes256gcm16-aes128gcm16-prfsha256-prfsha384-prfsha1-"
+            "modp2048-modp3072-modp4096-ecp256-ecp384-modp1024-curve25519")
+WIDE_ESP = ("aes256-aes128-sha256-sha384-sha512-sha1-modp2048-modp3072-modp4096-ecp256-ecp384-"
+            "modp1536-modp1024-curve25519,aes256gcm16-aes128gcm16-modp2048-modp3072-modp4096-"
+            "ecp256-ecp384-modp1024-curve25519")
+# the VPC CIDR the cloud advertises: a supernet of the DICOMweb subnet (CLOUD_CIDR), never that subnet
+VPC_CIDR = "203.0.113.128/25"
+
+
+@dataclass(frozen=True)
+class CloudProfile:
+    """How the lab cloud behaves; the defaults follow AWS. Each field is a knob (``STOWPATH_LAB_CLOUD_<FIELD>``
+    in the environment of ``lab.py up`` / ``cloud-repair``) so a test can show what a mismatch does.
+
+    * ``advertise``: ``vpc`` (the VPC CIDR, a supernet of the DICOMweb range) or ``exact`` (the range itself);
+    * ``selectors``: ``any`` (0.0.0.0/0 on both sides, narrowed to what the customer proposes) or
+      ``narrow`` (the tunnel inside /32 + the DICOMweb range only);
+    * ``proposals``: ``aws`` (AWS's default proposal sets) or ``wide`` (adds curve25519);
+    * ``dpd_delay``: seconds of silence before a DPD probe (AWS: 10 s, tunnel declared dead after 30 s);
+    * ``initiate``: ``no`` (AWS waits for the customer gateway) or ``yes``.
+    """
+
+    advertise: str = "vpc"
+    selectors: str = "any"
+    proposals: str = "aws"
+    dpd_delay: int = 10
+    initiate: str = "no"
+
+    @classmethod
+    def from_env(cls, env: Any = None) -> CloudProfile:
+        env = os.environ if env is None else env
+        base = cls()
+        values = {f: env.get(f"STOWPATH_LAB_CLOUD_{f.upper()}", getattr(base, f)) for f in base.__dataclass_fields__}
+        values["dpd_delay"] = int(values["dpd_delay"])
+        profile = cls(**values)
+        for field, allowed in (("advertise", ("vpc", "exact")), ("selectors", ("any", "narrow")),
+                               ("proposals", ("aws", "wide")), ("initiate", ("no", "yes"))):
+            if getattr(profile, field) not in allowed:
+                raise ValueError(f"STOWPATH_LAB_CLOUD_{field.upper()}={getattr(profile, field)!r}: use one of {allowed}")
+        return profile
+
+    @property
+    def advertised(self) -> str:
+        return VPC_CIDR if self.advertise == "vpc" else CLOUD_CIDR
 # private directories of a device, bind-mounted by its boot script (/run last: it hides the device tree)
 BIND_MOUNTS = (("etc-ssh", "/etc/ssh"), ("etc-swanctl", "/etc/swanctl"), ("etc-frr", "/etc/frr"),
                ("var-lib-stowpath", "/var/lib/stowpath"), ("run", "/run"))
@@ -97,16 +147,19 @@ def boot_script(dev: Device, params: dict[str, Any] | None) -> str:
 
 
 # ---- the cloud edge (device ``aws``)
-def cloud_swanctl(params: dict[str, Any]) -> str:
-    return render("cloud/swanctl.conf.j2", sites=vpn_sites(params), cloud_cidr=CLOUD_CIDR,
-                  ike_proposals=CLOUD_IKE, esp_proposals=CLOUD_ESP)
+def cloud_swanctl(params: dict[str, Any], profile: CloudProfile | None = None) -> str:
+    profile = profile or CloudProfile.from_env()
+    wide = profile.proposals == "wide"
+    return render("cloud/swanctl.conf.j2", sites=vpn_sites(params), cloud_cidr=CLOUD_CIDR, profile=profile,
+                  ike_proposals=WIDE_IKE if wide else CLOUD_IKE, esp_proposals=WIDE_ESP if wide else CLOUD_ESP)
 
 
-def cloud_frr(params: dict[str, Any], dx_key: str | None = None) -> str:
+def cloud_frr(params: dict[str, Any], dx_key: str | None = None, profile: CloudProfile | None = None) -> str:
+    profile = profile or CloudProfile.from_env()
     dx = params["dx"]
     return render("cloud/frr.conf.j2", sites=vpn_sites(params), dx=dx, dx_customer=dx_customer_ip(params),
                   dx_key=dx_key or dx["auth_key"], cloud_asn=CLOUD_ASN, router_id=VPN_ENDPOINTS[0],
-                  cloud_cidr=CLOUD_CIDR)
+                  cloud_cidr=profile.advertised)
 
 
 def cloud_nft(params: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from .configs import cloud_swanctl
 from .health import health
 from .host import LabError, locked, log, netns_inode, netns_list, pid_alive, pid_netns_inode, run, write
+from .monitor import start_webhook_receiver
 from .netns import build_network, dev_exec, device_pids, kill_pids, prepare_device_tree, start_devices
 from .params import dx_customer_ip, make_params, random_auth_key, random_psk
 from .services import PACS_DIR, start_cloud_service, start_pacs_service
@@ -21,12 +23,13 @@ from .topology import (
     CLOUD_ASN,
     FILES,
     INVENTORY,
+    KNOWN_HOSTS,
     MAX_FLEET,
     MGMT_ROOT_IF,
-    PREFIX,
     REPO,
     SSH_KEY,
     STATE,
+    VENDOR_STATE,
     devices,
 )
 from .vendor_files import lab_written_files, write_vendor_files
@@ -54,7 +57,7 @@ def up(fleet: int) -> int:
                 state.get("checkout") == str(REPO) and all(Path(f).exists() for f in state.get("files", [])):
             log(f"already up and healthy (built {state.get('created')} in {state.get('up_seconds')} s); leaving it")
             return 0
-        if state is not None or any(n.startswith(PREFIX) for n in netns_list()) or STATE.exists():
+        if state is not None or lab_namespaces() or STATE.exists():
             log("stale or partial lab found: tearing it down first")
             _down()
         t0 = time.monotonic()
@@ -75,8 +78,10 @@ def up(fleet: int) -> int:
                     prepare_device_tree(d, params, pubkey)
             build_network(devs, params)
             start_devices(devs)
+            write_known_hosts(devs)
             service = start_cloud_service(params)
             pacs_service = start_pacs_service()
+            mon_service = start_webhook_receiver()
             files = write_vendor_files(params)
         except Exception:
             if os.environ.get("STOWPATH_LAB_KEEP_FAILED"):
@@ -89,7 +94,7 @@ def up(fleet: int) -> int:
         write(STATE / "state.json", json.dumps({
             "version": 1, "fleet": fleet, "checkout": str(REPO), "up_seconds": elapsed,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files, "cloud_service": service,
-            "pacs_service": pacs_service,
+            "pacs_service": pacs_service, "mon_service": mon_service,
             "ssh_key": str(SSH_KEY)}, indent=2), 0o600)
     ok, rows = health(load_state())
     if not ok:
@@ -98,6 +103,78 @@ def up(fleet: int) -> int:
     log(f"up in {elapsed} s: {len(devs)} namespaces; inventory {INVENTORY.relative_to(REPO)}, "
         f"vendor files {FILES.relative_to(REPO)}/aws-vpn.xml, aws-dx.json")
     return 0
+
+
+def write_known_hosts(devs: list[Any]) -> None:
+    """The lab's known_hosts: every managed device's host key under its management address (the lab
+    inventory verifies against this file; the simulators add theirs when they start)."""
+    lines = []
+    for d in devs:
+        pub = d.dir / "etc-ssh" / "ssh_host_ed25519_key.pub"
+        if d.managed and d.mgmt and pub.exists():
+            key_type, key = pub.read_text().split()[:2]
+            lines.append(f"{d.mgmt} {key_type} {key}\n")
+    write(KNOWN_HOSTS, "".join(lines), 0o644)
+
+
+def lab_namespaces() -> list[str]:
+    """The namespaces this lab creates (any fleet size): others named ``sp-*`` are not ours to delete."""
+    names = {d.ns for d in devices(MAX_FLEET)}
+    return [n for n in netns_list() if n in names]
+
+
+def _vendor_pids(state: dict[str, Any]) -> set[int]:
+    """Live PIDs a simulator recorded (``pid`` / ``pids``), checked against their command lines."""
+    recorded: dict[str, int] = {}
+    if isinstance(state.get("pid"), int):
+        recorded["iosxe_sim.py"] = state["pid"]
+    recorded.update({k: v for k, v in (state.get("pids") or {}).items() if isinstance(v, int)})
+    alive = set()
+    for needle, pid in recorded.items():
+        needle = {"oper_proxy": "netconf_oper_proxy"}.get(needle, needle)
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if needle in cmdline:
+            alive.add(pid)
+    return alive
+
+
+def stop_simulators() -> list[str]:
+    """Stop the vendor simulators recorded under the global lab state (whichever checkout started them)."""
+    stopped = []
+    if not VENDOR_STATE.is_dir():
+        return stopped
+    for sim_dir in sorted(VENDOR_STATE.iterdir()):
+        try:
+            state = json.loads((sim_dir / "state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        pids = _vendor_pids(state)
+        if pids:
+            kill_pids(pids)
+        for key in ("socket", "state_socket"):
+            if state.get(key):
+                Path(state[key]).unlink(missing_ok=True)
+        if state.get("user"):
+            _remove_sim_user(str(state["user"]))
+        (sim_dir / "state.json").unlink(missing_ok=True)
+        stopped.append(f"simulator {sim_dir.name} (port {state.get('port')})")
+    return stopped
+
+
+def _remove_sim_user(user: str) -> None:
+    """Remove the NETCONF simulator's local account once no netconfd of that account runs any more."""
+    import importlib.util
+
+    path = REPO / "lab" / "vendor" / "netconf_iosxe.py"
+    spec = importlib.util.spec_from_file_location("stowpath_netconf_iosxe", path)
+    if spec is None or spec.loader is None:
+        return
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.remove_user_if_unused(user)
 
 
 def _lab_pids(inodes: set[int | None]) -> set[int]:
@@ -119,8 +196,8 @@ def _lab_pids(inodes: set[int | None]) -> set[int]:
 
 def _down() -> list[str]:
     """Tear down (caller holds the lock). Returns what was removed."""
-    removed: list[str] = []
-    ours = [n for n in netns_list() if n.startswith(PREFIX)]
+    removed: list[str] = stop_simulators()
+    ours = lab_namespaces()
     pids = _lab_pids({netns_inode(n) for n in ours} - {None})
     if pids:
         kill_pids(pids)
@@ -174,9 +251,16 @@ def _load_cloud_swanctl(params: dict[str, Any]) -> None:
 
 
 def _set_dx_key(params: dict[str, Any], key: str) -> None:
+    """Set the cloud DX router's MD5 key through a 0600 command file (never on a command line, where
+    every local user could read it in /proc)."""
     dxn = dx_customer_ip(params)
-    dev_exec("aws", ["vtysh", "-c", "configure terminal", "-c", f"router bgp {CLOUD_ASN}",
-                     "-c", f"neighbor {dxn} password {key}"], check=True)
+    fd, path = tempfile.mkstemp(prefix="stowpath-lab-", suffix=".vtysh", dir="/tmp")  # /tmp is shared with devices
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"router bgp {CLOUD_ASN}\n neighbor {dxn} password {key}\n")
+        dev_exec("aws", ["vtysh", "-f", path], check=True)
+    finally:
+        os.unlink(path)
     dev_exec("aws", ["vtysh", "-c", f"clear bgp {dxn}"])
 
 

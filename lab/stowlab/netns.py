@@ -17,6 +17,7 @@ from .host import LabError, ip_batch, pid_alive, read_pid, run, write
 from .topology import (
     CLOUD_NET_GW,
     DX_VLAN,
+    LAN_HOSTS,
     MGMT_ROOT,
     MGMT_ROOT_IF,
     PREFIX,
@@ -86,8 +87,8 @@ def build_network(devs: list[Device], params: dict[str, Any]) -> None:
     for d in devs:
         if d.mgmt:
             veth(d.ns, "mgmt0", sw, f"m-{d.name}")
-        if d.name in ("pacs", "cgw", "cgwdx"):
-            lan_if = "eth0" if d.name == "pacs" else "eth1"
+        if d.name in (*LAN_HOSTS, "cgw", "cgwdx"):
+            lan_if = "eth0" if d.name in LAN_HOSTS else "eth1"
             veth(d.ns, lan_if, sw, f"l-{d.name}")
         if _is_gateway(d):
             veth(d.ns, "eth0", inet, f"w-{d.name}")
@@ -109,7 +110,7 @@ def build_network(devs: list[Device], params: dict[str, Any]) -> None:
     for d in devs:
         if d.mgmt:
             ports[f"m-{d.name}"] = "br-mgmt"
-        if d.name in ("pacs", "cgw", "cgwdx"):
+        if d.name in (*LAN_HOSTS, "cgw", "cgwdx"):
             ports[f"l-{d.name}"] = "br-lan"
     ports.update({"v-aws": "br-vpc", "v-cloud": "br-vpc"})
     for port, br in ports.items():

@@ -14,7 +14,7 @@ import subprocess
 import time
 from typing import Any
 
-from .configs import empty_frr_conf, empty_nft, empty_swanctl, render
+from .configs import VPC_CIDR, empty_frr_conf, empty_nft, empty_swanctl, render
 from .topology import CLOUD_ASN, CLOUD_CIDR, FACILITY_LAN, SSH_KEY, STATE, mgmt_addresses
 
 LAN = FACILITY_LAN
@@ -52,12 +52,13 @@ def vpn_swanctl(p: dict[str, Any], lan: str = LAN) -> str:
 
 
 def vpn_frr(p: dict[str, Any], hostname: str = "cgw", lan: str = LAN) -> str:
-    return render("reference/frr-vpn.conf.j2", p=p, hostname=hostname, lan=lan, cloud=CLOUD, cloud_asn=CLOUD_ASN)
+    return render("reference/frr-vpn.conf.j2", p=p, hostname=hostname, lan=lan, cloud=CLOUD, vpc=VPC_CIDR,
+                  cloud_asn=CLOUD_ASN)
 
 
 def dx_frr(d: dict[str, Any], hostname: str = "cgwdx", lan: str = LAN) -> str:
     return render("reference/frr-dx.conf.j2", d=d, peer=d["amazon_address"].split("/")[0], hostname=hostname,
-                  lan=lan, cloud=CLOUD, cloud_asn=CLOUD_ASN)
+                  lan=lan, cloud=CLOUD, vpc=VPC_CIDR, cloud_asn=CLOUD_ASN)
 
 
 def nft(out_if: str, lan: str = LAN, mss: int = 1360) -> str:

@@ -22,6 +22,8 @@ from .topology import CLOUD_HOST, DICOMWEB_HOST, MGMT_PACS, PREFIX, REPO, STATE
 # the root namespace at the management address (throwaway lab credentials, see inventories/lab).
 PACS_DIR = Path("/srv/stowpath-lab/pacs")
 PACS_API_USER, PACS_API_PASSWORD = "stowpath-lab", "stowpath-lab-pacs"
+# its DICOM (C-STORE SCP) port, AE title STOWPATHPACS: the lab modality sends studies there
+PACS_DICOM_PORT = 4242
 
 
 def start_cloud_service(params: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +86,7 @@ def start_pacs_service() -> dict[str, Any]:
     if not holder:
         raise LabError("pacs device is not running")
     handle = pacs.start_pacs(PACS_DIR, ip=MGMT_PACS, port=8042, username=PACS_API_USER,
-                             password=PACS_API_PASSWORD,
+                             password=PACS_API_PASSWORD, dicom_port=PACS_DICOM_PORT,
                              exec_prefix=["nsenter", "-t", str(holder), "-m", "-u", "-n", "--"])
     studies = pacs.load_test_studies(handle, count=1, instances=2)
     return {"kind": "orthanc", "pid": handle.pid, "workdir": str(PACS_DIR), "config": handle.config,

@@ -17,6 +17,9 @@ LOCK = Path(str(STATE) + ".lock")
 INVENTORY = REPO / "inventories" / "lab"
 FILES = INVENTORY / "files"
 SSH_KEY = STATE / "ssh" / "id_ed25519"
+# host keys of the lab devices and simulators (written by `up` and the simulators' `start`)
+KNOWN_HOSTS = STATE / "ssh" / "known_hosts"
+VENDOR_STATE = STATE / "vendor"
 TEMPLATES = REPO / "lab" / "templates"
 PREFIX = "sp-"
 
@@ -24,6 +27,12 @@ MGMT_NET = ipaddress.ip_network("169.254.250.0/24")
 MGMT_ROOT = "169.254.250.1"
 MGMT_ROOT_IF = "sp-mgmt"
 MGMT_PACS = "169.254.250.12"
+# the facility's monitoring host (Prometheus, Alertmanager, blackbox, stowpath exporter) and a modality
+MGMT_MON = "169.254.250.13"
+MON_LAN = "203.0.113.20"
+MODALITY_LAN = "203.0.113.30"
+# facility LAN hosts (their LAN interface is eth0; the gateways' is eth1)
+LAN_HOSTS = ("pacs", "mon", "modality")
 FACILITY_LAN = "203.0.113.0/26"
 CLOUD_CIDR = "203.0.113.128/26"
 CLOUD_HOST = "203.0.113.140"
@@ -87,6 +96,8 @@ def devices(fleet: int) -> list[Device]:
         Device("cgwdx", mgmt="169.254.250.11", charon=True, frr=True, managed=True, forward=True,
                addrs={"eth0": ["198.51.100.25/24"], "eth1": ["203.0.113.2/26"], "eth2": [],
                       f"eth2.{DX_VLAN}": []}, default_gw=WAN_GW),
+        Device("mon", mgmt=MGMT_MON, managed=True, addrs={"eth0": [f"{MON_LAN}/26"]}, default_gw="203.0.113.1"),
+        Device("modality", addrs={"eth0": [f"{MODALITY_LAN}/26"]}, default_gw="203.0.113.1"),
         Device("inet", forward=True),
         Device("aws", charon=True, frr=True, forward=True,
                addrs={"eth0": [f"{a}/24" for a in VPN_ENDPOINTS], "eth1": [f"{CLOUD_EDGE_VPC}/26"],

@@ -13,7 +13,7 @@ from typing import Any
 
 from .configs import render
 from .host import write
-from .topology import CLOUD_ASN, CLOUD_CIDR, DICOMWEB_HOST, FILES, FLEET_LAN, SSH_KEY, fleet_mgmt
+from .topology import CLOUD_ASN, CLOUD_CIDR, DICOMWEB_HOST, FILES, FLEET_LAN, KNOWN_HOSTS, SSH_KEY, fleet_mgmt
 
 
 def aws_vpn_xml(p: dict[str, Any]) -> str:
@@ -51,8 +51,10 @@ def fleet_inventory(fleet: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "cloud_params_file": f"fleet/{name}-vpn.xml", "wan_interface": "eth0",
             "wan_address": p["customer_outside"], "lan_interface": "eth1", "lan_cidrs": [FLEET_LAN],
             "dicomweb_url": f"https://{DICOMWEB_HOST}/dicomweb/studies", "dicomweb_cidrs": [CLOUD_CIDR],
-            "tcp_mss": 1360}
+            "linux_ipsec_dataplane": "libipsec", "tcp_mss": 1360}
     return {"all": {"vars": {"ansible_user": "root", "ansible_ssh_private_key_file": str(SSH_KEY),
+                             "ansible_ssh_common_args": f"-o UserKnownHostsFile={KNOWN_HOSTS} "
+                                                        "-o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes",
                              "ansible_python_interpreter": "/usr/bin/python3"},
                     "children": {"lab_fleet": {"hosts": hosts}}}}
 

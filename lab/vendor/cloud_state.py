@@ -137,6 +137,9 @@ def load_cloud(state_dir: str = DEFAULT_STATE) -> dict[str, Any]:
         child = next((c for c in (conn.get("children") or {}).values() if isinstance(c, dict)), {})
         local_ts = [s.strip() for s in str(child.get("local_ts", "")).split(",") if s.strip()]
         cloud_inside = next((s.split("/")[0] for s in local_ts if s.endswith("/32")), None)
+        if cloud_inside is None:  # 0.0.0.0/0 selectors (like AWS): the inside address is in params.json
+            cloud_inside = next((t.get("cloud_inside") for t in params_tunnels if t.get("cloud_outside") ==
+                                 cloud_outside and t.get("customer_outside") == customer_outside), None)
         inside_cidr, customer_inside = _inside(cloud_inside, frr, params_tunnels) if cloud_inside else (None, None)
         tunnels.append({
             "name": name, "cloud_outside": cloud_outside, "customer_outside": customer_outside,

@@ -19,6 +19,12 @@ running configuration and the lab cloud (``cloud_state.py``, re-read on every sh
 a tunnel is up when its destination is a cloud endpoint, its keyring PSK is the one the cloud expects
 and its inside address matches; BGP is Established over an up tunnel with the cloud's ASN.
 
+Configuration archive and rollback (minimal): with ``archive`` / `` path ...`` configured,
+``configure terminal revert timer N`` archives the running configuration and enters configuration
+mode; ``configure confirm`` keeps the change, ``configure revert now`` or the timer's expiry (N
+minutes, ``--minute-s`` seconds each for tests) puts the archived configuration back, whether or not
+anybody is still connected; ``show archive config rollback timer`` tells whether a revert is pending.
+
 What it does not: any data plane, real IKE or BGP, most IOS commands, ``configure replace``.
 Fault injection for tests: ``STATE_DIR/faults.json`` ``{"drop_after_config_lines": N}`` closes the
 SSH connection after N configuration lines (once).
@@ -47,7 +53,8 @@ import asyncssh
 import cloud_state
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_STATE = ROOT / ".lab" / "vendor" / "iosxe-sim"
+# global (not per checkout): any checkout's `lab-down` / `lab-up` finds and stops it
+DEFAULT_STATE = Path(os.environ.get("STOWPATH_LAB_STATE", "/run/stowpath-lab")) / "vendor" / "iosxe-sim"
 DEFAULT_PORT = 8022
 INVALID = "% Invalid input detected at '^' marker."
 INCOMPLETE = "% Incomplete command."
@@ -96,6 +103,7 @@ class Rule:
 
 RULES: dict[str, list[Rule]] = {
     "config": [
+        Rule(r"archive", "archive", "config-archive"),
         Rule(r"hostname (\S+)", "hostname", check="hostname"),
         Rule(r"service password-encryption", "{0}"),
         Rule(r"crypto ikev2 proposal (\S+)", "{0}", "config-ikev2-proposal"),
@@ -105,6 +113,8 @@ RULES: dict[str, list[Rule]] = {
         Rule(rf"crypto ipsec transform-set (\S+) {ESP}(?: {ESP_HMAC})?", "crypto ipsec transform-set {1}",
              "cfg-crypto-trans"),
         Rule(r"crypto ipsec profile (\S+)", "{0}", "ipsec-profile"),
+        Rule(r"crypto ipsec df-bit (clear|copy|set)", "crypto ipsec df-bit"),
+        Rule(r"crypto ipsec fragmentation (before|after)-encryption", "crypto ipsec fragmentation"),
         Rule(rf"interface ({IFNAME})", "interface {1}", "config-if"),
         Rule(r"ip access-list extended ([A-Za-z]\S*|1\d\d|2[0-6]\d\d)", "{0}", "config-ext-nacl"),
         Rule(r"route-map (\S+) (?:permit|deny) (\d+)", "route-map {1} {2}", "config-route-map"),
@@ -149,6 +159,7 @@ RULES: dict[str, list[Rule]] = {
         Rule(r"set transform-set (\S+)", "set transform-set"),
         Rule(rf"set pfs group{DH}", "set pfs"),
         Rule(r"set security-association lifetime seconds (\d+)", "set sa lifetime seconds"),
+        Rule(r"set security-association replay window-size (64|128|256|512|1024)", "set sa replay window-size"),
         Rule(r"set ikev2-profile (\S+)", "set ikev2-profile"),
     ],
     "config-if": [
@@ -165,6 +176,11 @@ RULES: dict[str, list[Rule]] = {
         Rule(r"tunnel protection ipsec profile (\S+)", "tunnel protection"),
         Rule(r"encapsulation dot1Q (\d+)", "encapsulation"),
         Rule(r"shutdown", "shutdown"),
+    ],
+    "config-archive": [
+        Rule(r"path (\S+)", "path"),
+        Rule(r"maximum (\d+)", "maximum"),
+        Rule(r"write-memory", "write-memory"),
     ],
     "config-ext-nacl": [
         Rule(rf"(\d+) ({ACE})", "seq {1}"),
@@ -794,6 +810,7 @@ def render_ip_route(dev: Device, cfg: dict, state: dict, since: dict[str, float]
 
 
 # ---------------------------------------------------------------- the SSH server
+REVERT_COMMAND = re.compile(r"configure confirm|configure revert (?:now|timer \d+)|sh(?:ow)? archive config rollback timer")
 class Server:
     def __init__(self, state_dir: Path, username: str, password: str, enable_secret: str, hostname: str,
                  initial: str, lab_state: str = cloud_state.DEFAULT_STATE) -> None:
@@ -812,6 +829,63 @@ class Server:
         startup = state_dir / "startup.cfg"
         self.device.startup_text = startup.read_text() if startup.exists() else self.device.running_config()
         self.lock = asyncio.Lock()
+        self.minute_s = 60.0
+        self.revert: dict | None = None  # {"snapshot": running config text, "deadline": monotonic, "minutes": N}
+
+    def archive_path(self) -> str | None:
+        return _child_value(self.device.root.find("archive"), "path ")
+
+    def start_revert_timer(self, minutes: int) -> None:
+        if self.revert is None:
+            self.revert = {"snapshot": self.device.running_config()}
+        self.revert.update(deadline=time.monotonic() + minutes * self.minute_s, minutes=minutes)
+
+    def revert_now(self, why: str) -> None:
+        """Put the archived configuration back (the revert timer expired, or ``configure revert now``)."""
+        if self.revert is None:
+            return
+        snapshot = self.revert["snapshot"]
+        self.revert = None
+        self.device.root.children.clear()
+        self.device.load(snapshot)
+        self.device._changed()
+        self.persist()
+        print(f"%ARCHIVE_DIFF-5-ROLLBK_CNFRM_TIMER_EXPIRED: {why}: rolled back to the archived configuration",
+              flush=True)
+
+    async def revert_watch(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            if self.revert is not None and time.monotonic() >= self.revert["deadline"]:
+                async with self.lock:
+                    self.revert_now("the confirm timer expired")
+
+    def revert_command(self, line: str) -> list[str] | None:
+        """``configure confirm`` / ``configure revert now|timer N`` / ``show archive config rollback timer``."""
+        none = ["%No Rollback Confirmed Change pending"]
+        if line == "configure confirm":
+            if self.revert is None:
+                return none
+            self.revert = None
+            return []
+        if line == "configure revert now":
+            if self.revert is None:
+                return none
+            self.revert_now("configure revert now")
+            return ["Rollback Done"]
+        m = re.fullmatch(r"configure revert timer (\d+)", line)
+        if m:
+            if self.revert is None:
+                return none
+            self.start_revert_timer(int(m.group(1)))
+            return []
+        if re.fullmatch(r"sh(ow)? archive config rollback timer", line):
+            if self.revert is None:
+                return none
+            left = max(0, int(self.revert["deadline"] - time.monotonic()))
+            return ["Timer type: Confirmed Change", f"Timer value: {self.revert['minutes']} min",
+                    f"Time remaining: {left // 60:02d}:{left % 60:02d}"]
+        return None
 
     def persist(self) -> None:
         tmp = self.state_dir / "running.cfg.tmp"
@@ -904,11 +978,24 @@ class Server:
                         break
                     else:
                         reply += self.exec_command(line, False)
-                elif line in ("configure terminal", "conf t", "config t", "configure t"):
-                    reply.append("Enter configuration commands, one per line.  End with CNTL/Z.")
-                    stack = [dev.root]
-                    drop_after = self.take_fault().get("drop_after_config_lines")
-                    config_lines = 0
+                elif (line in ("configure terminal", "conf t", "config t", "configure t")
+                      or re.fullmatch(r"configure terminal revert timer \d+", line)):
+                    timer = re.fullmatch(r"configure terminal revert timer (\d+)", line)
+                    if timer and not 1 <= int(timer.group(1)) <= 120:
+                        reply.append(INVALID)
+                    elif timer and self.archive_path() is None:
+                        reply.append("% Archive is not configured: configure 'archive' with a 'path' first")
+                    else:
+                        if timer:
+                            async with self.lock:
+                                self.start_revert_timer(int(timer.group(1)))
+                        reply.append("Enter configuration commands, one per line.  End with CNTL/Z.")
+                        stack = [dev.root]
+                        drop_after = self.take_fault().get("drop_after_config_lines")
+                        config_lines = 0
+                elif REVERT_COMMAND.fullmatch(line):
+                    async with self.lock:
+                        reply += self.revert_command(line) or []
                 elif line in ("exit", "logout", "quit"):
                     break
                 elif line == "disable":
@@ -963,6 +1050,13 @@ class Server:
             return []
         if re.fullmatch(r"show run(ning-config)?(?: \| .*)?", line) and privileged:
             return dev.running_config().splitlines()
+        m = re.fullmatch(r"show (?:ip )?access-lists (\S+)", line)
+        if m:
+            acl = dev.root.find(f"ip access-list extended {m.group(1)}")
+            if acl is None:
+                return []
+            seqs = sorted((int(c.key.split()[1]), c.text) for c in acl.children if c.key.startswith("seq "))
+            return [f"Extended IP access list {m.group(1)}"] + [f"    {n} {text}" for n, text in seqs]
         if re.fullmatch(r"show start(up-config)?", line) and privileged:
             return (dev.startup_text or "startup-config is not present").splitlines()
         if re.fullmatch(r"show ver(sion)?", line):
@@ -982,7 +1076,9 @@ async def serve(args: argparse.Namespace) -> None:
     initial = Path(args.initial_config).read_text() if args.initial_config else ""
     server = Server(state_dir, args.username, args.password, args.enable_secret, args.hostname, initial,
                     args.lab_state)
+    server.minute_s = args.minute_s
     server.persist()
+    watcher = asyncio.get_running_loop().create_task(server.revert_watch())  # noqa: F841 - lives with the loop
     hostkey = state_dir / "ssh_host_key"
     if not hostkey.exists():
         asyncssh.generate_private_key("ssh-ed25519").write_private_key(str(hostkey))
@@ -1050,6 +1146,7 @@ def start(args: argparse.Namespace) -> dict:
            "--username", args.username, "--hostname", args.hostname, "--lab-state", args.lab_state]
     if args.initial_config:
         cmd += ["--initial-config", str(args.initial_config)]
+    cmd += ["--minute-s", str(args.minute_s)]
     env = {**os.environ, "IOSXE_SIM_PASSWORD": args.password, "IOSXE_SIM_ENABLE": args.enable_secret}
     log = open(state_dir / "sim.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
@@ -1061,7 +1158,22 @@ def start(args: argparse.Namespace) -> dict:
     state = {"target": "stowpath IOS-XE CLI SIMULATOR (asyncssh), not Cisco IOS-XE", "host": "127.0.0.1",
              "port": port, "username": args.username, "pid": proc.pid, "device_type": "cisco_ios"}
     (state_dir / "state.json").write_text(json.dumps(state, indent=2))
+    if args.known_hosts:
+        _add_known_host(Path(args.known_hosts), port, state_dir / "ssh_host_key")
     return status(state_dir)
+
+
+def _add_known_host(path: Path, port: int, hostkey: Path) -> None:
+    """Record the simulator's host key as ``[127.0.0.1]:PORT`` in ``path`` (replacing an older line)."""
+    public = asyncssh.read_private_key(str(hostkey)).export_public_key("openssh").decode().split()[:2]
+    name = f"[127.0.0.1]:{port}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = path.read_text().splitlines() if path.exists() else []
+    lines = [ln for ln in lines if ln.split(" ", 1)[0] != name] + [f"{name} {' '.join(public)}"]
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def stop(state_dir: Path) -> dict:
@@ -1097,6 +1209,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hostname", default="iosxe-sim")
     ap.add_argument("--initial-config", help="extra IOS config loaded at first start (e.g. conflicting objects)")
     ap.add_argument("--fresh", action="store_true", help="forget the saved running/startup config")
+    ap.add_argument("--known-hosts", help="record the simulator's SSH host key in this known_hosts file")
+    ap.add_argument("--minute-s", type=float, default=60.0,
+                    help="seconds in one minute of the revert timer (tests shorten it)")
     ap.add_argument("--lab-state", default=os.environ.get("STOWPATH_LAB_STATE", cloud_state.DEFAULT_STATE),
                     help="the lab's state directory: the simulated tunnels and BGP follow its cloud")
     args = ap.parse_args(argv)

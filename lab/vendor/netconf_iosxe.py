@@ -24,6 +24,7 @@ Runs as root (sshd needs it); the SSH user is a dedicated local account (default
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -36,16 +37,21 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_STATE = ROOT / ".lab" / "vendor" / "netconf-iosxe"
+# global (not per checkout): any checkout's `lab-down` / `lab-up` finds and stops it
+DEFAULT_STATE = Path(os.environ.get("STOWPATH_LAB_STATE", "/run/stowpath-lab")) / "vendor" / "netconf-iosxe"
 CACHE = ROOT / ".lab" / "vendor"
 YANG_DIR = CACHE / "yang"
+USER_LOCK = Path("/run/lock/stowpath-lab-netconf-user.lock")
 SDIST = "ydk-models-cisco-ios-xe==16.9.1"
 DEFAULT_PORT = 8830
 DEFAULT_USER = "stowpath-nc"
 DEFAULT_PASSWORD = "stowpath-lab-nc"  # lab-only account on 127.0.0.1
 OPER_PROXY = Path(__file__).resolve().with_name("netconf_oper_proxy.py")
+# the account's login shell: runs the NETCONF relay and nothing else (no interactive shell on this host)
+LOGIN_SHELL = Path("/usr/local/lib/stowpath-lab/netconf-login")
 RELAY_PYTHON = "/usr/bin/python3"  # the SSH user cannot run the root-owned venv: the relay is stdlib only
 PROCESSES = ("netconfd", "sshd", "oper_proxy")
 # Top modules only (submodules such as Cisco-IOS-XE-ip/-interfaces come in through `include`).
@@ -110,21 +116,89 @@ def _extract_models(marker: Path) -> Path:
     return YANG_DIR
 
 
+def _login_shell() -> Path:
+    """A login shell that only executes the relay command sshd hands it (``-c "python3 proxy relay ..."``),
+    for the relay of every checkout that started a target (their paths are kept in the file)."""
+    relays = {f"{RELAY_PYTHON} {OPER_PROXY} relay "}
+    if LOGIN_SHELL.exists():
+        relays |= {ln[len("# relay: "):] for ln in LOGIN_SHELL.read_text().splitlines() if ln.startswith("# relay: ")}
+    LOGIN_SHELL.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["#!/bin/sh", "# login shell of the lab NETCONF simulator's account: the NETCONF relay only"]
+    lines += [f"# relay: {r}" for r in sorted(relays)]
+    lines.append('case "$2" in *[!A-Za-z0-9/@=._:\\ -]*) exit 1;; esac')
+    lines += [f'case "$1 $2" in "-c {r}"*) set -f; exec $2;; esac' for r in sorted(relays)]
+    lines += ['echo "this account only runs the lab NETCONF subsystem" >&2', "exit 1", ""]
+    tmp = LOGIN_SHELL.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text("\n".join(lines))
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, LOGIN_SHELL)
+    return LOGIN_SHELL
+
+
 def ensure_user(user: str, password: str) -> None:
-    """A local account for the SSH login (shell needed: sshd runs subsystems through it).
+    """A local account for the SSH login. Its login shell runs the NETCONF relay only (sshd runs
+    subsystems through it), so its lab password opens no shell on this host; ``stop`` removes it.
 
     Serialised with a lock file: parallel test workers may start targets at the same time."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / ".user.lock", "w") as lock:
+    shell = str(_login_shell())
+    if subprocess.run(["id", "-u", user], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "-r", "-M", "-d", "/nonexistent", "-s", shell, user], check=True)
+    else:
+        subprocess.run(["usermod", "-s", shell, user], check=True, capture_output=True)
+    for attempt in range(10):
+        if subprocess.run(["chpasswd"], input=f"{user}:{password}\n", text=True,
+                          capture_output=True).returncode == 0:
+            return
+        time.sleep(0.2 * (attempt + 1))  # /etc/shadow locked by another tool
+    raise RuntimeError(f"could not set the password of {user} (chpasswd kept failing)")
+
+
+@contextlib.contextmanager
+def _user_lock() -> Iterator[None]:
+    USER_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(USER_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if subprocess.run(["id", "-u", user], capture_output=True).returncode != 0:
-            subprocess.run(["useradd", "-r", "-M", "-d", "/nonexistent", "-s", "/bin/sh", user], check=True)
-        for attempt in range(10):
-            if subprocess.run(["chpasswd"], input=f"{user}:{password}\n", text=True,
-                              capture_output=True).returncode == 0:
-                return
-            time.sleep(0.2 * (attempt + 1))  # /etc/shadow locked by another tool
-        raise RuntimeError(f"could not set the password of {user} (chpasswd kept failing)")
+        yield
+
+
+def _netconfd_users() -> set[str]:
+    """Accounts that a running netconfd serves (``--superuser=``)."""
+    users = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if args and args[0].endswith("netconfd"):
+            users.update(a.split("=", 1)[1] for a in args if a.startswith("--superuser="))
+    return users
+
+
+def remove_user_if_unused(user: str) -> bool:
+    """Delete the simulator's account (and its login shell) once no netconfd serves it any more."""
+    with _user_lock():
+        if user in _netconfd_users():
+            return False
+        if subprocess.run(["id", "-u", user], capture_output=True).returncode == 0:
+            subprocess.run(["userdel", user], capture_output=True)
+        if not _netconfd_users():
+            LOGIN_SHELL.unlink(missing_ok=True)
+        return True
+
+
+def _add_known_host(path: Path, port: int, pubkey_file: Path) -> None:
+    """Record this target's host key as ``[127.0.0.1]:PORT`` in ``path`` (replacing an older line)."""
+    key_type, key = pubkey_file.read_text().split()[:2]
+    name = f"[127.0.0.1]:{port}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = path.read_text().splitlines() if path.exists() else []
+    lines = [ln for ln in lines if ln.split(" ", 1)[0] != name] + [f"{name} {key_type} {key}"]
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def _port_open(port: int) -> bool:
@@ -162,15 +236,15 @@ def _read_state(state_dir: Path) -> dict:
         return {}
 
 
-def start(state_dir: Path, port: int, user: str, password: str, authorized_key: str | None) -> dict:
+def start(state_dir: Path, port: int, user: str, password: str, authorized_key: str | None,
+          known_hosts: Path | None = None) -> dict:
     old = _read_state(state_dir)
     if old and all(k in old["pids"] and _alive(old["pids"][k], k) for k in PROCESSES):
         return status(state_dir)
     stop(state_dir)
     yang = ensure_models()
-    ensure_user(user, password)
     state_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(state_dir, 0o755)
+    os.chmod(state_dir, 0o700)
     # short path: AF_UNIX names are limited (~107 bytes) and netconf-subsystem truncates long ones
     sock = Path(f"/tmp/stowpath-ncx-{port}.sock")
     state_sock = Path(f"/tmp/stowpath-ncstate-{port}.sock")
@@ -208,6 +282,9 @@ def start(state_dir: Path, port: int, user: str, password: str, authorized_key: 
     if not startup.exists():
         startup.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"/>\n')
     sock.unlink(missing_ok=True)
+    user_lock = _user_lock()
+    user_lock.__enter__()  # released once netconfd (which marks the account as in use) runs
+    ensure_user(user, password)
     cmd = [
         "/usr/sbin/netconfd",
         f"--modpath={yang}:/usr/share/yuma/modules",
@@ -225,17 +302,22 @@ def start(state_dir: Path, port: int, user: str, password: str, authorized_key: 
         "--idle-timeout=600",
         "--hello-timeout=60",
     ]
-    ncd = subprocess.Popen(
-        cmd, cwd=state_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    try:
+        ncd = subprocess.Popen(
+            cmd, cwd=state_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    finally:
+        user_lock.__exit__(None, None, None)
     deadline = time.monotonic() + 30
     while not (sock.exists() and _connectable(sock)):
         if ncd.poll() is not None or time.monotonic() > deadline:
             log = (state_dir / "netconfd.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"netconfd did not start:\n{log}")
         time.sleep(0.05)
-    os.chmod(sock, 0o666)
+    # only the simulator's account (netconf-subsystem runs as it) may connect: never world-writable
+    shutil.chown(sock, user)
+    os.chmod(sock, 0o600)
     state_sock.unlink(missing_ok=True)
     with open(state_dir / "oper_proxy.log", "ab") as oper_log:
         oper = subprocess.Popen(
@@ -248,6 +330,8 @@ def start(state_dir: Path, port: int, user: str, password: str, authorized_key: 
             raise RuntimeError("the operational state simulator did not start: "
                                + (state_dir / "oper_proxy.log").read_text(errors="replace")[-2000:])
         time.sleep(0.05)
+    shutil.chown(state_sock, user)
+    os.chmod(state_sock, 0o600)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
     sshd = subprocess.Popen(
         ["/usr/sbin/sshd", "-D", "-f", str(sshd_cfg), "-E", str(state_dir / "sshd.log")],
@@ -274,6 +358,8 @@ def start(state_dir: Path, port: int, user: str, password: str, authorized_key: 
         "log": str(state_dir / "netconfd.log"),
     }
     (state_dir / "state.json").write_text(json.dumps(state, indent=2))
+    if known_hosts:
+        _add_known_host(known_hosts, port, hostkey.with_name(hostkey.name + ".pub"))
     return status(state_dir)
 
 
@@ -293,6 +379,8 @@ def stop(state_dir: Path) -> dict:
         for key in ("socket", "state_socket"):
             if state.get(key):
                 Path(state[key]).unlink(missing_ok=True)
+        if state.get("user"):
+            remove_user_if_unused(state["user"])
     return {"up": False}
 
 
@@ -312,13 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--user", default=DEFAULT_USER)
     ap.add_argument("--password", default=os.environ.get("STOWPATH_NC_PASSWORD", DEFAULT_PASSWORD))
     ap.add_argument("--authorized-key", help="public key line allowed to log in (optional)")
+    ap.add_argument("--known-hosts", type=Path, help="record this target's SSH host key in this known_hosts file")
     args = ap.parse_args(argv)
     if args.action == "prepare":
         print(json.dumps({"yang_dir": str(ensure_models())}))
         return 0
     if args.action == "start":
         port = args.port or free_port()
-        result = start(args.state_dir, port, args.user, args.password, args.authorized_key)
+        result = start(args.state_dir, port, args.user, args.password, args.authorized_key, args.known_hosts)
     elif args.action == "stop":
         result = stop(args.state_dir)
     else:

@@ -55,9 +55,28 @@ options:
     description: NAPALM optional_args (for the mock driver a dict with C(path) set to the recorded answers).
     type: dict
   hostkey_verify:
-    description: Verify the NETCONF SSH host key against known_hosts.
+    description:
+      - Verify the router's SSH host key (netmiko CLI and NETCONF sessions) against O(known_hosts).
+      - An unknown or changed key stops the module before anything is sent, with a message naming the
+        host, the key the device presented and the C(ssh-keyscan)/C(ssh-keygen -R) commands that accept a
+        legitimate change.
+      - Turn it off only for lab simulators (C(gateway_hostkey_verify=false)).
     type: bool
-    default: false
+    default: true
+  known_hosts:
+    description:
+      - OpenSSH known_hosts file holding the routers' host keys (C(gateway_known_hosts)).
+      - Default is the controller user's C(~/.ssh/known_hosts).
+    type: path
+  wan_acl_policy:
+    description:
+      - What to do when the facility already binds its own ACL on the WAN interface (C(wan_acl_policy), cisco_iosxe).
+      - V(stop) reports a conflict and sends nothing for that binding; V(merge) inserts stowpath's IKE/ESP entries
+        into the facility's ACL before its own entries (sequence numbers below its first one). The facility's
+        binding is never replaced.
+    type: str
+    choices: [stop, merge]
+    default: stop
   secrets:
     description: Extra values to mask in all output.
     type: list

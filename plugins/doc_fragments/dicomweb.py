@@ -2,6 +2,7 @@
 
 - ``stowpath.core.dicomweb``: the client certificate and Basic-auth options.
 - ``stowpath.core.dicomweb.connection``: where and how long to connect (the TLS and STOW-RS probes).
+- ``stowpath.core.dicomweb.bearer``: a bearer token, static or from the OAuth 2.0 client-credentials grant.
 - ``stowpath.core.dicomweb.pacs_api``: the PACS product and its REST API (the PACS modules).
 
 The argument specs behind them are in ``plugins/module_utils/dicomweb/ansible_args.py``.
@@ -53,6 +54,59 @@ options:
     description: Fail the task when a check fails (the result still carries C(checks)).
     type: bool
     default: true
+"""
+
+    BEARER = r"""
+options:
+  bearer_token:
+    description:
+      - A static bearer token (from Ansible Vault) sent as C(Authorization - Bearer ...). Never logged.
+      - Mutually exclusive with O(token_url) and with Basic auth (O(username)).
+    type: str
+  token_url:
+    description:
+      - OAuth 2.0 token endpoint; the client-credentials grant obtains the token there (cached,
+        fetched again O(token_refresh_margin) seconds before it expires). Can be combined with mTLS.
+    type: str
+  client_id:
+    description: OAuth 2.0 client id (needed with O(token_url)).
+    type: str
+  client_secret:
+    description: OAuth 2.0 client secret (C(client_secret_basic) or C(client_secret_post)). Never logged.
+    type: str
+  client_assertion_key_file:
+    description:
+      - PEM private key (RSA or EC) that signs a C(private_key_jwt) client assertion (RFC 7523) instead of
+        a client secret.
+    type: path
+  client_assertion_key_password:
+    description: Password of an encrypted O(client_assertion_key_file). Never logged.
+    type: str
+  client_assertion_kid:
+    description: Key id (C(kid) header) of the assertion key, when the identity provider wants one.
+    type: str
+  token_auth_method:
+    description:
+      - How the client authenticates at O(token_url) (default C(private_key_jwt) with
+        O(client_assertion_key_file), else C(client_secret_basic)).
+    type: str
+    choices: [client_secret_basic, client_secret_post, private_key_jwt]
+  token_audience:
+    description: The C(audience) to request (the DICOMweb service's identifier), when the provider uses one.
+    type: str
+  token_scope:
+    description: The C(scope) to request (e.g. C(https://dicom.healthcareapis.azure.com/.default)).
+    type: str
+  token_ca_bundle:
+    description: CA bundle that verifies O(token_url) (default - the system trust store).
+    type: path
+  token_cache_file:
+    description: Keep fetched tokens in this file (mode 0600) so later tasks reuse them until near expiry.
+    type: path
+  token_refresh_margin:
+    description: Seconds before expiry at which a cached token is replaced by a new one.
+    type: float
+    default: 60
 """
 
     PACS_API = r"""

@@ -24,7 +24,8 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600, *, keep_owner: bool 
     """Replace ``path`` with ``data`` in one step (temporary file in the same directory, then rename).
 
     The temporary file is created 0600 and gets ``mode`` before the rename, so a reader sees the old
-    or the new file, never a partial one, and a private file is never readable by others. With
+    or the new file, never a partial one (data and rename are fsynced), and a private file is never
+    readable by others. With
     ``keep_owner`` a file that exists keeps its owner and group. A missing directory is created
     with ``dir_mode``.
     """
@@ -38,7 +39,14 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600, *, keep_owner: bool 
             if keep_owner and os.path.exists(path):
                 st = os.stat(path)
                 os.fchown(fh.fileno(), st.st_uid, st.st_gid)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)  # the rename itself survives a crash
+        finally:
+            os.close(dfd)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -12,9 +12,10 @@ import ipaddress
 import json
 import os
 import tempfile
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined
 
 from . import crypto_policy as cp
 from .redact import mask_secrets
@@ -39,9 +40,24 @@ def _filters() -> dict[str, Any]:
     }
 
 
+def _bytecode_cache() -> FileSystemBytecodeCache | None:
+    """Compiled templates on disk (keyed by the template's source checksum, so an edited template is
+    recompiled): compiling is most of a render's cost, and Ansible renders each host in a new process."""
+    folder = os.path.join(tempfile.gettempdir(), f"stowpath-jinja-{os.getuid()}")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if os.stat(folder).st_uid != os.getuid() or os.stat(folder).st_mode & 0o077:
+            return None  # not ours or not private: compile every time
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(folder)
+
+
+@lru_cache(maxsize=16)
 def environment(platform: str, templates_root: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(os.path.join(templates_root, platform)),
+        bytecode_cache=_bytecode_cache(),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -16,14 +16,18 @@ from urllib.parse import urlsplit
 
 from . import crypto_policy as cp
 from .errors import SiteError, SiteErrors
-from .params import parser_for
+from .params import ParseOptions, params_file_warnings, parse_documents
 from .params.model import CloudParams, DxParams, TunnelParams
 from .platforms import UnknownPlatformError, get
 from .platforms import names as platform_names
 from .redact import mask_structure
 
 PLATFORMS = platform_names()
-PROVIDERS = ("aws_vpn", "aws_dx", "manual")
+PROVIDERS = ("aws_vpn", "aws_dx", "azure_vpn", "gcp_ha_vpn", "manual")
+VPN_PROVIDERS = ("aws_vpn", "azure_vpn", "gcp_ha_vpn")
+# Providers whose answers carry no shared keys (or may not): cloud_psk supplies them.
+PSK_PROVIDERS = ("azure_vpn", "gcp_ha_vpn")
+API_PROVIDERS = {"aws_vpn": "vpn_connection_id", "aws_dx": "dx_virtual_interface_id"}
 SITE_NAME_RE = re.compile(r"^[a-z0-9-]{1,40}$")
 IFACE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_./:-]{0,63}$")
 ZONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
@@ -33,6 +37,9 @@ PSK_RE = re.compile(r"^[A-Za-z1-9._][A-Za-z0-9._]{7,63}$")
 # AWS Direct Connect BGP key: 6-80 characters; we accept the characters every platform quotes safely.
 AUTH_KEY_RE = re.compile(r"^[A-Za-z0-9._~+=@^-]{6,80}$")
 URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%-]*)?$")
+# IPsec data planes of a gateway that runs its own IKE daemon: the kernel's XFRM (production) or a
+# userspace ESP (strongSwan kernel-libipsec, for kernels without ESP/XFRM such as the lab's).
+IPSEC_DATAPLANES = ("kernel", "libipsec")
 LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
 # AWS refuses these tunnel inside CIDRs; a file naming one is not from AWS or was edited.
 AWS_RESERVED_INSIDE = {ipaddress.ip_network(n) for n in (
@@ -41,6 +48,15 @@ AWS_RESERVED_INSIDE = {ipaddress.ip_network(n) for n in (
 ASN_MIN, ASN_MAX = 1, 4294967294
 MAX_FILE_BYTES = 1024 * 1024
 MSS_DEFAULT_VPN = 1379
+# Shortest supernet of a DICOMweb range accepted from the cloud by default (AWS VPC CIDRs are /16-/28).
+ACCEPT_MIN_PREFIXLEN = 16
+# Inner MTU of a tunnel interface sized for ESP in UDP with AES-CBC + SHA-2 (AWS's samples use 1436).
+TUNNEL_MTU = 1436
+# AWS's IPsec replay window (packets).
+REPLAY_WINDOW = 1024
+# Symmetric return traffic: the preferred tunnel gets this local preference, the others this AS-path prepend.
+PREFERRED_LOCAL_PREF = 200
+BACKUP_PREPEND = 2
 SECRET_PATHS = (("tunnels", "psk"), ("dx", "auth_key"))
 
 IPNet = ipaddress.IPv4Network
@@ -153,7 +169,7 @@ def check_bool(value: Any, field: str, col: _Collector) -> bool:
 
 
 def check_name(value: Any, field: str, col: _Collector, regex: re.Pattern, example: str) -> str | None:
-    if not isinstance(value, str) or not regex.match(value):
+    if not isinstance(value, str) or not regex.fullmatch(value):
         col.add(field, f"{value!r} is not allowed here (only letters, digits and {example}; no spaces, quotes, "
                 "newlines, ';' or braces)", f"rename it to match {regex.pattern}")
         return None
@@ -171,8 +187,16 @@ def platform_vars(platform: Any, hv: Mapping[str, Any], col: _Collector) -> dict
     section: dict[str, Any] = {}
     for name, var in spec.site_vars.items():
         value = hv.get(name, var.default)
-        section[var.key] = (check_bool(value, name, col) if var.kind == "bool"
-                            else check_name(value, name, col, *kinds[var.kind]))
+        if value is None and var.default is None:
+            section[var.key] = None
+        elif var.kind == "bool":
+            section[var.key] = check_bool(value, name, col)
+        elif var.kind == "dataplane":
+            if value not in IPSEC_DATAPLANES:
+                col.add(name, f"{value!r} is not an IPsec data plane", f"use one of {', '.join(IPSEC_DATAPLANES)}")
+            section[var.key] = value
+        else:
+            section[var.key] = check_name(value, name, col, *kinds[var.kind])
     return {spec.site_section: section} if spec.site_section else {}
 
 
@@ -185,7 +209,7 @@ def parse_url(value: Any, field: str, col: _Collector) -> dict[str, Any] | None:
         col.add(field, "the URL carries credentials", "remove user:password@ from the URL; set the credentials in "
                 "the PACS destination variables (Basic auth) instead")
         return None
-    if not URL_RE.match(value) or parts.query or parts.fragment:
+    if not URL_RE.fullmatch(value) or parts.query or parts.fragment:
         col.add(field, f"{value!r} has characters stowpath does not accept", "use scheme, host, optional port and a "
                 "plain path, e.g. https://dicom.vendor.example/dicomweb/studies")
         return None
@@ -222,7 +246,7 @@ def _site_vars(hv: Mapping[str, Any], col: _Collector) -> dict[str, Any]:
     if provider is not None and provider not in PROVIDERS:
         col.add("cloud_provider", f"{provider!r} is not supported", f"use one of {', '.join(PROVIDERS)}")
     out["cloud_provider"] = provider
-    out["cloud_params_file"] = need("cloud_params_file")
+    out.update(_params_source_vars(hv, provider, col))
     for name in ("lan_interface",):
         v = need(name)
         out[name] = check_name(v, name, col, IFACE_RE, "'_./:-'") if v is not None else None
@@ -234,7 +258,7 @@ def _site_vars(hv: Mapping[str, Any], col: _Collector) -> dict[str, Any]:
     out["dicomweb"] = parse_url(url, "dicomweb_url", col) if url is not None else None
     # WAN: required for VPN (the tunnels' outside address); optional for Direct Connect.
     for name in ("wan_interface", "wan_address"):
-        if hv.get(name) in (None, "") and provider == "aws_vpn":
+        if hv.get(name) in (None, "") and provider in VPN_PROVIDERS:
             col.add(name, "is required for a VPN gateway", f"set {name} (the internet-facing interface / its public IPv4)")
     out["wan_interface"] = (check_name(hv["wan_interface"], "wan_interface", col, IFACE_RE, "'_./:-'")
                             if hv.get("wan_interface") else None)
@@ -246,6 +270,9 @@ def _site_vars(hv: Mapping[str, Any], col: _Collector) -> dict[str, Any]:
                       if hv.get("tcp_mss") is not None else None)
     out["accept_prefixes"] = (parse_cidr_list(hv["accept_prefixes"], "accept_prefixes", col)
                               if hv.get("accept_prefixes") is not None else None)
+    out["accept_min_prefixlen"] = check_int(hv.get("accept_min_prefixlen", ACCEPT_MIN_PREFIXLEN),
+                                            "accept_min_prefixlen", col, 8, 32)
+    out["preferred_tunnel"] = check_int(hv.get("preferred_tunnel", 1), "preferred_tunnel", col, 0, 2)
     out["bgp_router_id"] = (parse_ipv4(hv["bgp_router_id"], "bgp_router_id", col)
                             if hv.get("bgp_router_id") else None)
     out["tunnel_id_base"] = check_int(hv.get("tunnel_id_base", 0), "tunnel_id_base", col, 0, 9000)
@@ -277,6 +304,81 @@ def _site_vars(hv: Mapping[str, Any], col: _Collector) -> dict[str, Any]:
     return out
 
 
+def accept_filter(dicomweb: list[IPNet], accept_prefixes: list[IPNet] | None,
+                  min_prefixlen: int = ACCEPT_MIN_PREFIXLEN) -> list[dict[str, Any]]:
+    """The inbound route filter, as ordered entries ``{prefix, exact}`` (``exact`` false: "or longer").
+
+    With ``accept_prefixes`` set: those prefixes or longer. Otherwise what covers or lies inside a
+    DICOMweb range: each supernet of the range down to ``min_prefixlen`` (exact: a VPC CIDR that
+    contains the range, never a sibling network inside that supernet), then the range or longer. A
+    default route is never accepted unless ``accept_prefixes`` names ``0.0.0.0/0``.
+    """
+    if accept_prefixes is not None:
+        return [{"prefix": str(n), "exact": False} for n in accept_prefixes]
+    entries: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for net in dicomweb:
+        for length in range(max(1, min_prefixlen), net.prefixlen):
+            sup = str(net.supernet(new_prefix=length))
+            if sup not in seen:
+                seen.add(sup)
+                entries.append({"prefix": sup, "exact": True})
+    for net in dicomweb:
+        entries.append({"prefix": str(net), "exact": False})
+    return entries
+
+
+def _params_source_vars(hv: Mapping[str, Any], provider: Any, col: _Collector) -> dict[str, Any]:
+    """cloud_params_source / cloud_params_file (one path or a list) / cloud_psk / vpn_connection_id."""
+    out: dict[str, Any] = {}
+    source = hv.get("cloud_params_source") or "file"
+    if source not in ("file", "api"):
+        col.add("cloud_params_source", f"{source!r} is not file or api", "use file (default) or api")
+    out["cloud_params_source"] = source
+    files = hv.get("cloud_params_file")
+    if source == "api":
+        id_var = API_PROVIDERS.get(provider) if isinstance(provider, str) else None
+        if provider in PROVIDERS and id_var is None:
+            col.add("cloud_params_source", f"api is not available for {provider}",
+                    "save the CLI answers as files and list them in cloud_params_file (docs/cloud-parameters.md)")
+        elif id_var and not hv.get(id_var):
+            col.add(id_var, "is required with cloud_params_source: api", f"set {id_var} to the id the API is asked for")
+        if files not in (None, "", []):
+            col.add("cloud_params_file", "is set although cloud_params_source is api",
+                    "remove cloud_params_file, or set cloud_params_source: file")
+        files = []
+    elif files in (None, "", []):
+        col.add("cloud_params_file", "is required", "set cloud_params_file in the host's inventory variables (see "
+                "README, site variables): one file, or a list for providers whose answers come as several files")
+        files = None
+    elif isinstance(files, str):
+        files = [files]
+    elif not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
+        col.add("cloud_params_file", "must be a path or a list of paths", "e.g. cloud_params_file: [gw.json, "
+                "connection.json, shared-key.json]")
+        files = None
+    out["cloud_params_file"] = files
+    psk = hv.get("cloud_psk")
+    if psk in (None, "", []):
+        out["cloud_psk"] = None
+    elif isinstance(psk, str) or (isinstance(psk, list) and psk and all(isinstance(k, str) for k in psk)):
+        out["cloud_psk"] = [psk] if isinstance(psk, str) else list(psk)
+        if provider in PROVIDERS and provider not in PSK_PROVIDERS:
+            col.add("cloud_psk", f"is set, but {provider}'s file carries the keys",
+                    "remove cloud_psk (the vendor file's keys are used)")
+    else:  # never echo the value: it is a secret
+        col.add("cloud_psk", "must be a string or a list of strings", "one key for every tunnel, or a list in "
+                "tunnel order (Ansible Vault)")
+        out["cloud_psk"] = None
+    vpn_id = hv.get("vpn_connection_id")
+    out["vpn_connection_id"] = (check_name(str(vpn_id), "vpn_connection_id", col, ID_RE, "'._-'")
+                                if vpn_id not in (None, "") else None)
+    region = hv.get("cloud_api_region")
+    out["cloud_api_region"] = (check_name(str(region), "cloud_api_region", col, ID_RE, "'._-'")
+                               if region not in (None, "") else None)
+    return out
+
+
 # ---------------------------------------------------------------- the vendor file
 
 def resolve_params_file(path: str, inventory_dir: str) -> str:
@@ -284,6 +386,8 @@ def resolve_params_file(path: str, inventory_dir: str) -> str:
 
 
 def read_params_file(path: str, host: str) -> str:
+    from .params import check_text
+
     if not os.path.isfile(path):
         raise SiteError(f"host {host}", "cloud_params_file", f"{path} does not exist or is not a file",
                         "give the path of the file the vendor handed over (relative paths are relative to the "
@@ -296,7 +400,7 @@ def read_params_file(path: str, host: str) -> str:
     with open(path, "rb") as fh:
         raw = fh.read()
     try:
-        return raw.decode("utf-8-sig")
+        return check_text(raw.decode("utf-8-sig"), path)
     except UnicodeDecodeError:
         raise SiteError(path, "file", "is not UTF-8 text", "download the vendor file again") from None
 
@@ -331,7 +435,7 @@ def _tunnel(t: TunnelParams, index: int, sv: dict[str, Any], col: _Collector, no
                     "tunnel inside addresses are a /30 from 169.254.0.0/16 (as the cloud vendor assigns them)")
             ok = False
             continue
-        if net in AWS_RESERVED_INSIDE:
+        if net in AWS_RESERVED_INSIDE and sv["cloud_provider"] not in PSK_PROVIDERS:
             col.add(field, f"{net} is reserved by AWS and cannot be a tunnel inside CIDR",
                     "choose another /30 in 169.254.0.0/16")
             ok = False
@@ -347,7 +451,7 @@ def _tunnel(t: TunnelParams, index: int, sv: dict[str, Any], col: _Collector, no
         elif insides[0].ip == insides[1].ip:
             col.add(f"{w}/tunnel_inside_address", "both ends have the same address", "each end needs its own address")
             ok = False
-    if not isinstance(t.psk, str) or not PSK_RE.match(t.psk):
+    if not isinstance(t.psk, str) or not PSK_RE.fullmatch(t.psk):
         col.add(f"{w}/ike/pre_shared_key", "the pre-shared key does not match the vendor's rules "
                 "(8-64 characters of letters, digits, '.' and '_', not starting with 0)",
                 "generate a new key with the vendor (AWS: modify-vpn-tunnel-options) and download the file again")
@@ -409,7 +513,13 @@ def _tunnel(t: TunnelParams, index: int, sv: dict[str, Any], col: _Collector, no
         "ipsec": {"encryption": esp_enc,
                   "integrity": None if esp_enc and cp.is_aead(esp_enc) else algos.get("ipsec.integrity"),
                   "pfs_group": algos.get("ipsec.pfs_group"), "lifetime": lifetimes["ipsec"]},
-        "dpd": {"interval": dpd_interval, "retries": dpd_retries},
+        "dpd": {"interval": dpd_interval, "retries": dpd_retries,
+                "timeout": (dpd_interval or 10) * (dpd_retries or 3),
+                "retry_interval": max(2, ((dpd_interval or 10) * (dpd_retries or 3) - (dpd_interval or 10)) // 5)},
+        "clear_df_bit": t.clear_df_bit is not False,
+        "fragment_before_encryption": t.fragment_before_encryption is not False,
+        "replay_window": REPLAY_WINDOW,
+        "st0_mtu": TUNNEL_MTU,
         "bgp": bgp,
     }
 
@@ -431,7 +541,7 @@ def _dx(d: DxParams, sv: dict[str, Any], col: _Collector) -> dict[str, Any] | No
     if len(addrs) == 2 and (addrs[0].network != addrs[1].network or addrs[0].ip == addrs[1].ip):
         col.add(f"{w}.customerAddress", f"{addrs[0]} and {addrs[1]} are not two addresses of one peering subnet",
                 "use the customer/amazon addresses of the same VIF")
-    if not AUTH_KEY_RE.match(d.auth_key or ""):
+    if not AUTH_KEY_RE.fullmatch(d.auth_key or ""):
         col.add(f"{w}.authKey", "the BGP authentication key has characters or a length stowpath does not accept "
                 "(6-80 of letters, digits and . _ ~ + = @ ^ -)", "set a new BGP key on the VIF's BGP peer")
     mtu = check_int(d.mtu, f"{w}.mtu", col, 576, 9216)
@@ -462,7 +572,8 @@ def build_site(sv: dict[str, Any], params: CloudParams, hostname: str) -> dict[s
     host_col = _Collector(f"host {hostname}")
     notes: list[str] = []
     warnings: list[str] = []
-    provider_type = {"aws_vpn": "vpn", "aws_dx": "dx"}.get(sv["cloud_provider"])
+    provider_type = {"aws_vpn": "vpn", "aws_dx": "dx", "azure_vpn": "vpn", "gcp_ha_vpn": "vpn"}.get(
+        sv["cloud_provider"])
     if provider_type and params.connection_type != provider_type:
         col.add("file", f"is a {params.connection_type} file but cloud_provider is {sv['cloud_provider']}",
                 "point cloud_params_file at the right file or fix cloud_provider")
@@ -530,11 +641,20 @@ def build_site(sv: dict[str, Any], params: CloudParams, hostname: str) -> dict[s
             warnings.append(f"tcp_mss {sv['tcp_mss']} overrides the vendor file's {mss_file}")
     elif sv["tcp_mss"]:
         tcp_mss = sv["tcp_mss"]
+    warnings.extend(params.notes)
     if notes:
         warnings.append("crypto upgraded to the strong default policy (set allow_legacy_crypto: true to keep the "
                         "file's algorithms): " + "; ".join(notes))
     router_id = sv["bgp_router_id"] or sv["wan_address"] or (dx and ipaddress.ip_address(dx["local_address"]))
     accept = sv["accept_prefixes"] if sv["accept_prefixes"] is not None else sv["dicomweb_cidrs"]
+    accept_routes = accept_filter(sv["dicomweb_cidrs"], sv["accept_prefixes"], sv["accept_min_prefixlen"] or
+                                  ACCEPT_MIN_PREFIXLEN)
+    preferred = sv["preferred_tunnel"] if sv["preferred_tunnel"] is not None else 1
+    for t in tunnels:
+        if t:
+            t["preferred"] = preferred in (0, t["index"])
+            t["local_pref"] = PREFERRED_LOCAL_PREF if preferred and t["index"] == preferred else 100
+            t["prepend"] = 0 if preferred in (0, t["index"]) else BACKUP_PREPEND
     return {
         "site_name": sv["site_name"],
         "hostname": hostname,
@@ -549,6 +669,8 @@ def build_site(sv: dict[str, Any], params: CloudParams, hostname: str) -> dict[s
         "cloud_asn": cloud_asn,
         "bgp_router_id": str(router_id) if router_id else None,
         "accept_prefixes": [str(n) for n in accept],
+        "accept_routes": accept_routes,
+        "preferred_tunnel": preferred if any(t for t in tunnels) else None,
         "dicomweb": {**sv["dicomweb"], "cidrs": [str(n) for n in sv["dicomweb_cidrs"]]},
         "tcp_mss": tcp_mss,
         "allow_icmp_diagnostics": sv["allow_icmp_diagnostics"],
@@ -563,19 +685,75 @@ def build_site(sv: dict[str, Any], params: CloudParams, hostname: str) -> dict[s
 
 
 def load_site(hostvars: Mapping[str, Any], hostname: str, inventory_dir: str,
-              read: Callable[[str, str], str] = read_params_file) -> dict[str, Any]:
-    """Validate a gateway host and its vendor file; return the site dict (secrets included)."""
+              read: Callable[[str, str], str] = read_params_file,
+              fetch: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """Validate a gateway host and its vendor file(s) or API answer; return the site dict (secrets included).
+    ``fetch`` replaces :func:`.params.api.fetch` (tests, callers with their own API client).
+
+    The independent checks all run (host variables, the vendor file, their cross-checks) so that one
+    pass reports every problem of the host."""
     col = _Collector(f"host {hostname}")
     sv = _site_vars(hostvars, col)
-    col.raise_if_any()
-    path = resolve_params_file(str(sv["cloud_params_file"]), inventory_dir)
-    text = read(path, hostname)
-    parse = parser_for(sv["cloud_provider"])
-    if sv["cloud_provider"] == "aws_dx":
-        params = parse(text, path, sv["dx_virtual_interface_id"])
-    else:
-        params = parse(text, path)
-    return build_site(sv, params, hostname)
+    connection_vars(sv["gateway_platform"], hostvars, col)
+    if sv["cloud_params_file"] is None or sv["cloud_provider"] not in PROVIDERS or sv["cloud_params_source"] == "api":
+        col.raise_if_any()  # never call a cloud API for a host whose variables are wrong
+    errors = list(col.errors)
+    paths = [resolve_params_file(name, inventory_dir) for name in sv["cloud_params_file"]]
+    site: dict[str, Any] | None = None
+    fetched = None
+    try:
+        if sv["cloud_params_source"] == "api":
+            if fetch is None:
+                from .params.api import fetch
+            resource_id = sv["vpn_connection_id"] if sv["cloud_provider"] == "aws_vpn" else sv["dx_virtual_interface_id"]
+            fetched = fetch(sv["cloud_provider"], resource_id, region=sv["cloud_api_region"])
+            docs = [(fetched.source, fetched.text)]
+        else:
+            docs = [(path, read(path, hostname)) for path in paths]
+        options = ParseOptions(vpn_connection_id=sv["vpn_connection_id"], vif_id=sv["dx_virtual_interface_id"],
+                               psk=sv["cloud_psk"])
+        site = build_site(sv, parse_documents(sv["cloud_provider"], docs, options), hostname)
+        if fetched is not None:
+            site["params_fetched"] = fetched.summary()
+    except (SiteError, SiteErrors) as exc:
+        errors += _more_errors(errors, exc)
+    except (TypeError, AttributeError, KeyError, ValueError):
+        if not errors:  # a half-valid host can trip later checks; anything else is a real bug
+            raise
+    if errors:
+        raise SiteErrors(errors) if len(errors) > 1 else errors[0]
+    assert site is not None
+    for path in paths:
+        site["warnings"].extend(params_file_warnings(path))
+    return site
+
+
+def _more_errors(known: list[SiteError], exc: SiteError | SiteErrors) -> list[SiteError]:
+    """The errors of ``exc`` not already reported for the same source and field."""
+    seen = {(e.source, e.field) for e in known}
+    return [e for e in (exc.errors if isinstance(exc, SiteErrors) else [exc]) if (e.source, e.field) not in seen]
+
+
+def connection_vars(platform: Any, hv: Mapping[str, Any], col: _Collector) -> None:
+    """The connection variables the platform needs, when the run talks to the device.
+
+    ``hv["stowpath_connection"]`` (set by the site_render / site_model action plugins) is
+    ``{"required": bool, "set": [names of the connection variables that have a value]}``; values
+    themselves (passwords) never reach the site model."""
+    given = hv.get("stowpath_connection")
+    if not isinstance(given, Mapping) or not given.get("required"):
+        return
+    try:
+        spec = get(platform)
+    except UnknownPlatformError:
+        return
+    have = set(given.get("set") or [])
+    for alternatives in spec.connection_vars:
+        if not have & set(alternatives):
+            name = " or ".join(alternatives)
+            col.add(alternatives[0], f"is required to reach a {spec.title} ({name})",
+                    f"set {name} in the host's inventory variables, secrets in Ansible Vault "
+                    "(docs/real-router.md)")
 
 
 def site_secrets(site: Mapping[str, Any]) -> list[str]:

@@ -99,10 +99,6 @@ errors:
   returned: always
   type: list
   elements: str
-frr_keep:
-  description: The facility's own FRR sections (no secrets) a remediation must carry along.
-  returned: always
-  type: str
 facts:
   description: Loaded and intended connection names, elapsed seconds.
   returned: always
@@ -135,7 +131,7 @@ def main() -> None:
     paths = dict(lg.DEFAULT_PATHS, **(p["paths"] or {}))
 
     def run(cmd: list[str]) -> tuple[int, str, str]:
-        return module.run_command(cmd)
+        return lg.timed(module.run_command)(cmd)
 
     try:
         result = collect(run, p["artifacts"], paths, p["state_dir"], p["site"], p["runtime"], p["backup"],

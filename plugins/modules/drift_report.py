@@ -62,6 +62,12 @@ options:
     description: The C(verdicts) of an earlier round (their C(backup_dir) is kept for gateways not collected again).
     type: dict
     default: {}
+  expected:
+    description:
+      - Every gateway of the play (C(ansible_play_hosts_all)) as C({host: site_name}); a gateway missing from
+        O(hosts) (it failed or could not be reached before the check) is reported C(unreachable) with the reason.
+    type: dict
+    default: {}
   secrets:
     description: Secret values to scrub from every output on top of the masking at the source.
     type: list
@@ -121,6 +127,7 @@ def main() -> None:
             "backup_round": {"type": "int", "default": 1},
             "previous": {"type": "dict", "default": {}},
             "secrets": {"type": "list", "elements": "str", "no_log": True},
+            "expected": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
@@ -128,8 +135,12 @@ def main() -> None:
     secrets = [s for s in p["secrets"] or [] if s]
     now = time.time()
     hosts = []
+    seen = {str(raw.get("host")) for raw in p["hosts"]}
+    missing = [{"host": h, "site_name": site or "unknown-site", "platform": "?",
+                "result": {"unreachable": True, "msg": "not checked: an earlier step failed for this gateway "
+                           "(see the run output)"}} for h, site in sorted(p["expected"].items()) if h not in seen]
     try:
-        for raw in p["hosts"]:
+        for raw in list(p["hosts"]) + missing:
             entry = dict(raw)
             result = dict(entry.get("result") or {})
             files = sanitize(result.pop("backup", None) or {}, secrets)
@@ -137,7 +148,7 @@ def main() -> None:
             this_round = int(entry.get("round") or 1) == p["backup_round"]
             if not this_round:
                 entry["backup_dir"] = (p["previous"].get(entry["host"]) or {}).get("backup_dir")
-            elif p["backup_root"] and files and not result.get("unreachable"):
+            elif p["backup_root"] and files and not (result.get("unreachable") or result.get("device_unreachable")):
                 for name, text in files.items():
                     assert_clean(text, secrets, f"backup {name}")
                 meta = {"platform": entry.get("platform"), "status": verdict(result)}

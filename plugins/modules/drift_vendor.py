@@ -27,9 +27,17 @@ options:
     type: str
     default: stowpath
   state_dir:
-    description: The push state directory of M(stowpath.core.gateway_push) (lock, journal, last applied).
+    description:
+      - The push state directory of M(stowpath.core.gateway_push) (lock, journal, last applied); default
+        C(/var/lib/stowpath/controller) as root, else C(~/.local/state/stowpath).
     type: path
-    default: ~/.cache/stowpath/push
+  device_key:
+    description: The device's key in O(state_dir) (its C(inventory_hostname)), as gateway_push; default host_port.
+    type: str
+  lock_wait:
+    description: Seconds to wait for a push holding the device's lock.
+    type: int
+    default: 30
 notes:
   - Read-only; runs the same in check mode.
 """
@@ -98,7 +106,9 @@ def main() -> None:
             **DEVICE_ARGS,
             "artifact_dir": {"type": "path", "required": True},
             "owner": {"type": "str", "default": "stowpath"},
-            "state_dir": {"type": "path", "default": "~/.cache/stowpath/push"},
+            "state_dir": {"type": "path"},
+            "device_key": {"type": "str"},
+            "lock_wait": {"type": "int", "default": 30},
         },
         supports_check_mode=True,
     )
@@ -110,7 +120,7 @@ def main() -> None:
         module.fail_json(msg=str(exc))
     try:
         result = collect(spec.name, transport, conn, intended, state_dir=p["state_dir"], owner=p["owner"],
-                         secrets=p["secrets"] or [])
+                         secrets=p["secrets"] or [], key=p["device_key"], lock_wait=float(p["lock_wait"]))
     except OSError as exc:
         module.fail_json(msg=f"cannot read {intended}: {exc} (render the site first)")
     result.update(status=verdict(result), summary=summary(result))

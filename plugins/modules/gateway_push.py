@@ -63,9 +63,22 @@ options:
     default: stowpath
   state_dir:
     description:
-      - Directory for the per-device lock and push journal (routers; on the controller), or the gateway's state
-        directory (Linux; snapshots in C(backups/), journal in C(push/)).
-      - Default C(~/.cache/stowpath/push) on the controller, C(/var/lib/stowpath) on a Linux gateway.
+      - Directory for the per-device lock, push journal and last-applied record (routers; on the controller), or
+        the gateway's state directory (Linux; snapshots in C(backups/), journal in C(push/)).
+      - Keep it outside the checkout, persistent and shared by every job that may push to the device.
+      - Default C(/var/lib/stowpath/controller) on the controller as root (C(~/.local/state/stowpath) otherwise),
+        C(/var/lib/stowpath) on a Linux gateway.
+    type: path
+  device_key:
+    description:
+      - The device's name in O(state_dir) (its C(inventory_hostname)), so that two jobs from different checkouts lock and
+        journal the same device under the same key. Default C(<host>_<port>).
+    type: str
+  journal_key:
+    description:
+      - A Fernet key file (on the host running the module); journals then also keep the clear configurations,
+        encrypted, so a CLI rollback can restore a secret the push changed. Without it journals and last-applied
+        records hold masked configurations and hashes only.
     type: path
   lock_wait:
     description: Seconds to wait for another run's lock on the same device.
@@ -169,9 +182,11 @@ import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.stowpath.core.plugins.module_utils import linux_gateway as lg
 from ansible_collections.stowpath.core.plugins.module_utils.transports.ansible_args import DEVICE_ARGS, connection
 from ansible_collections.stowpath.core.plugins.module_utils.transports.base import open_transport
 from ansible_collections.stowpath.core.plugins.module_utils.transports.push import PushError, finish, push
+from ansible_collections.stowpath.core.plugins.module_utils.transports.state import default_state_dir
 
 
 def _intended(p: dict, spec: Any, transport: str) -> tuple[str | None, Any]:
@@ -206,6 +221,8 @@ def main() -> None:
             "token": {"type": "str", "no_log": False},
             "owner": {"type": "str", "default": "stowpath"},
             "state_dir": {"type": "path"},
+            "device_key": {"type": "str"},
+            "journal_key": {"type": "path", "no_log": False},
             "lock_wait": {"type": "int", "default": 30},
             "paths": {"type": "dict"},
             "restore_drift": {"type": "bool", "default": False},
@@ -218,10 +235,10 @@ def main() -> None:
         spec, transport, conn = connection(p)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    state_dir = p["state_dir"] or ("/var/lib/stowpath" if spec.runs_on == "device" else "~/.cache/stowpath/push")
+    state_dir = p["state_dir"] or ("/var/lib/stowpath" if spec.runs_on == "device" else default_state_dir())
     extra: dict[str, Any] = {}
     if spec.runs_on == "device":
-        extra = {"run": module.run_command, "paths": p["paths"], "state_dir": state_dir}
+        extra = {"run": lg.timed(module.run_command), "paths": p["paths"], "state_dir": state_dir}
         state_dir = os.path.join(state_dir, "push")
 
     def opener(platform: Any, name: Any, c: Any, secrets: Any = None) -> Any:
@@ -230,9 +247,10 @@ def main() -> None:
     if p["restore_drift"] and spec.runs_on == "controller":
         from ansible_collections.stowpath.core.plugins.module_utils.drift.vendor import drift_aware_opener, previous_for
 
-        opener = drift_aware_opener(previous_for(state_dir, conn, p["owner"]), base=opener)
+        opener = drift_aware_opener(previous_for(state_dir, conn, p["owner"], p["device_key"]), base=opener)
     common = {"state_dir": state_dir, "owner": p["owner"], "check_mode": module.check_mode,
-              "secrets": p["secrets"] or [], "lock_wait": float(p["lock_wait"]), "opener": opener}
+              "secrets": p["secrets"] or [], "lock_wait": float(p["lock_wait"]), "opener": opener,
+              "key": p["device_key"], "journal_key": p["journal_key"]}
     try:
         if p["action"] == "push":
             try:

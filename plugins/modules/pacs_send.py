@@ -73,10 +73,11 @@ options:
     type: bool
     default: true
 notes:
-  - O(ca_file), O(client_cert), O(client_key), O(client_key_password), O(username) and O(password) are
-    the verifying side's own access to QIDO-RS, not the PACS's.
+  - O(ca_file), O(client_cert), O(client_key), O(client_key_password), O(username), O(password) and the
+    bearer-token options are the verifying side's own access to QIDO-RS, not the PACS's.
 extends_documentation_fragment:
   - stowpath.core.dicomweb
+  - stowpath.core.dicomweb.bearer
   - stowpath.core.dicomweb.pacs_api
 """
 
@@ -137,6 +138,7 @@ ARGS = {
     "ca_file": {"type": "path"},
     **ansible_args.CLIENT_TLS_ARGS,
     **ansible_args.BASIC_AUTH_ARGS,
+    **ansible_args.BEARER_ARGS,
     "validate_certs": {"type": "bool", "default": True},
     "qido_timeout": {"type": "int", "default": 30},
     "confirm_arrival": {"type": "bool", "default": True},
@@ -145,7 +147,8 @@ ARGS = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True,
-                           required_if=ansible_args.PACS_API_REQUIRED_IF)
+                           required_if=ansible_args.PACS_API_REQUIRED_IF,
+                           mutually_exclusive=ansible_args.BEARER_MUTUALLY_EXCLUSIVE)
     p = module.params
     base = f"pacs.send.{p['destination']}"
     if p["pacs_product"] == "manual":

@@ -15,9 +15,10 @@ version_added: "0.1.0"
 author: stowpath developers
 options:
   site:
-    description: The host's site variables (see README, "Site variables").
+    description:
+      - The host's site variables (see README, "Site variables").
+      - Default, the site variables of the task's host, collected on the controller by the action plugin.
     type: dict
-    required: true
   hostname:
     description: The inventory hostname, used in error messages and the model.
     type: str

@@ -16,9 +16,10 @@ version_added: "0.1.0"
 author: stowpath developers
 options:
   site:
-    description: The host's site variables (see README, "Site variables").
+    description:
+      - The host's site variables (see README, "Site variables").
+      - Default, the site variables of the task's host, collected on the controller by the action plugin.
     type: dict
-    required: true
   hostname:
     description: The inventory hostname.
     type: str
@@ -65,22 +66,23 @@ changed_artifacts:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.stowpath.core.plugins.module_utils.ansible_site import SITE_ARGS, load_or_fail
-from ansible_collections.stowpath.core.plugins.module_utils.render import render_to
-from ansible_collections.stowpath.core.plugins.module_utils.site import masked
+from ansible_collections.stowpath.core.plugins.module_utils.ansible_site import (
+    RENDER_ARGS,
+    invalid_input,
+    render_result,
+)
+from ansible_collections.stowpath.core.plugins.module_utils.errors import SiteError, SiteErrors
 
 
 def main() -> None:
-    spec = dict(SITE_ARGS, templates_dir={"type": "path", "required": True}, dest={"type": "path", "required": True})
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    site = load_or_fail(module)
-    for warning in site["warnings"]:
+    module = AnsibleModule(argument_spec=RENDER_ARGS, supports_check_mode=True)
+    try:
+        out = render_result(module.params, module.check_mode, module._diff)
+    except (SiteError, SiteErrors) as exc:
+        failure = invalid_input(module.params["hostname"], exc)
+        module.fail_json(msg=failure["msg"], errors=failure["errors"])
+    for warning in out.pop("warnings"):
         module.warn(warning)
-    result = render_to(site, module.params["templates_dir"], module.params["dest"], module.check_mode)
-    diff = result.pop("diff")
-    out = dict(result, site=masked(site))
-    if module._diff:
-        out["diff"] = diff
     module.exit_json(**out)
 
 

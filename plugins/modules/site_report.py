@@ -59,6 +59,13 @@ options:
     type: list
     elements: str
     default: []
+  secret_files:
+    description:
+      - Rendered artifacts on the controller; every secret written into them (PSKs, BGP MD5 keys, in each
+        platform's syntax) is scrubbed too, so the final scan knows the values the masked site model hides.
+    type: list
+    elements: path
+    default: []
 """
 
 EXAMPLES = r"""
@@ -116,7 +123,19 @@ ARGS = {
     "template": {"type": "path"},
     "title": {"type": "str"},
     "secrets": {"type": "list", "elements": "str", "default": [], "no_log": True},
+    "secret_files": {"type": "list", "elements": "path", "default": []},
 }
+
+
+def file_secrets(paths: list[str]) -> list[str]:
+    """The secret values written into rendered artifacts."""
+    from ansible_collections.stowpath.core.plugins.module_utils.drift.secrets import artifact_secrets
+
+    texts = []
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            texts.append(fh.read())
+    return artifact_secrets(texts)
 
 
 def main() -> None:
@@ -125,6 +144,9 @@ def main() -> None:
     if "html" in p["formats"] and not p["template"]:
         module.fail_json(msg="template is required for the html format (templates/report/report.html.j2)")
     try:
+        p["secrets"] = [s for s in [*p["secrets"], *file_secrets(p["secret_files"])] if s]
+        for value in p["secrets"]:
+            module.no_log_values.add(value)
         checks = list(p["checks"]) + checks_from_results(p["results"])
         report = build_report(p["site"], checks, p["timings"], secrets=p["secrets"], title=p["title"])
         written = write_report(report, p["dest"], p["formats"], p["template"], p["secrets"], module.check_mode)

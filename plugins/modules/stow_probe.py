@@ -54,11 +54,34 @@ options:
     description: Read/send chunk size of the streamed body.
     type: int
     default: 1024
+  files:
+    description:
+      - Test files the user gives (a vendor's test image or test study), paths on the host running the
+        probe; each is a DICOM file (one instance) or a folder (a study - every file below it), sent as
+        one STOW-RS request per item, like the guide's C(curl --data-binary @test-image.dcm).
+      - Each instance must come back in ReferencedSOPSequence; a rejection is classified by its
+        FailureReason (C(dicomweb.stow_file.N) checks, with transfer syntax and SOP Class per file).
+        A file that is not DICOM is sent alone and its rejection reported as C(not_dicom).
+    type: list
+    elements: path
+    default: []
+  files_new_uids:
+    description:
+      - Send copies of O(files) with new Study/Series/SOP Instance UIDs (the originals are not changed), so
+        a re-run is not answered as a duplicate. C(false) sends the files byte for byte.
+    type: bool
+    default: true
+  synthetic:
+    description: Also upload the synthetic test instance (C(false) with O(files) - only the user's files).
+    type: bool
+    default: true
 notes:
   - Supports check mode (no upload).
 extends_documentation_fragment:
   - stowpath.core.dicomweb
+  - stowpath.core.dicomweb.bearer
   - stowpath.core.dicomweb.connection
+  - stowpath.core.dicomweb.bearer
 """
 
 EXAMPLES = r"""
@@ -104,6 +127,15 @@ throughput_mb_s:
   description: Throughput of the large-study upload in MB/s (10^6 bytes per second).
   returned: with study_size_mb
   type: float
+files:
+  description: Per user file - path, DICOM or not, SOP Instance UID sent, Study Instance UID, SOP Class, transfer syntax.
+  returned: with files
+  type: list
+  elements: dict
+token:
+  description: Facts of the bearer token used (source, expiry, audience, scope), never its value.
+  returned: with a bearer token
+  type: dict
 failure:
   description: The first failure's class (C(code)), cause and action; null when everything passed.
   returned: always
@@ -133,9 +165,13 @@ def main() -> None:
         qido_wait_s={"type": "float", "default": 10.0},
         work_dir={"type": "path"},
         chunk_size_kb={"type": "int", "default": 1024},
+        files={"type": "list", "elements": "path", "default": []},
+        files_new_uids={"type": "bool", "default": True},
+        synthetic={"type": "bool", "default": True},
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_together=[("username", "password")])
+                           required_together=[("username", "password")],
+                           mutually_exclusive=ansible_args.BEARER_MUTUALLY_EXCLUSIVE)
     p = module.params
     ansible_args.require_lib(module, "pydicom", HAS_PYDICOM)
     target = ansible_args.probe_target(module)
@@ -146,8 +182,11 @@ def main() -> None:
     result = run_stow_probe(
         target, request_form=p["request_form"], study_size_mb=p["study_size_mb"], instance_mb=p["instance_mb"],
         qido=p["qido"], qido_wait_s=p["qido_wait_s"], work_dir=p["work_dir"],
-        chunk_size=max(16, p["chunk_size_kb"]) * 1024,
+        chunk_size=max(16, p["chunk_size_kb"]) * 1024, files=p["files"], files_new_uids=p["files_new_uids"],
+        synthetic=p["synthetic"] or not p["files"],
     )
+    if target.token_facts:
+        result["token"] = target.token_facts
     # a verification: the synthetic test object stays on the service but nothing is configured
     ansible_args.exit_probe(module, result, target.secrets, "STOW-RS probe")
 

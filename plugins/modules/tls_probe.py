@@ -28,7 +28,9 @@ notes:
   - Supports check mode (the probe only reads).
 extends_documentation_fragment:
   - stowpath.core.dicomweb
+  - stowpath.core.dicomweb.bearer
   - stowpath.core.dicomweb.connection
+  - stowpath.core.dicomweb.bearer
 """
 
 EXAMPLES = r"""
@@ -53,6 +55,10 @@ tls:
   description: Protocol, cipher, peer chain subjects, server and client certificate facts, days to expiry.
   returned: always
   type: dict
+token:
+  description: Facts of the bearer token used (source, expiry, audience, scope), never its value.
+  returned: with a bearer token
+  type: dict
 failure:
   description: The first failure's class (C(code)), cause and action; null when everything passed.
   returned: always
@@ -71,10 +77,13 @@ from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.tls import 
 def main() -> None:
     spec = dict(ansible_args.CONNECTION_ARGS, cert_expiry_warn_days={"type": "int", "default": 30})
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_together=[("username", "password")])
+                           required_together=[("username", "password")],
+                           mutually_exclusive=ansible_args.BEARER_MUTUALLY_EXCLUSIVE)
     ansible_args.require_lib(module, "cryptography", HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)
     target = ansible_args.probe_target(module)
     result = run_tls_probe(target, module.params["cert_expiry_warn_days"])
+    if target.token_facts:
+        result["token"] = target.token_facts
     ansible_args.exit_probe(module, result, target.secrets, "TLS probe", warn=True)
 
 

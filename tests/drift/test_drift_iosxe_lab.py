@@ -40,6 +40,7 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "dicomweb_url": "https://dicom.vendor.example/dicomweb/studies", "dicomweb_cidrs": ["10.100.0.0/24"],
         "gateway_mgmt_host": "127.0.0.1", "gateway_mgmt_port": sim.port, "gateway_transport": "netmiko",
         "gateway_username": CLI_USER, "gateway_password": CLI_PASSWORD, "gateway_enable_secret": CLI_ENABLE,
+        "gateway_known_hosts": str(sim.known_hosts),
         "verify_network_enabled": False, "ansible_connection": "local",
         "ansible_python_interpreter": "{{ ansible_playbook_python }}",
     }

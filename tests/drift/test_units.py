@@ -56,7 +56,7 @@ def test_parse_reload_keeps_contexts_and_direction():
 
 def test_owned_sections_follow_the_rendered_config(artifacts):
     owned = frr.owned_predicate(artifacts["frr.conf"])
-    for key in ("router bgp 65020", "interface ipsec0", "no route-map STOWPATH-FROM-CLOUD permit 10",
+    for key in ("router bgp 65020", "interface xfrm-tun1", "no route-map STOWPATH-FROM-CLOUD permit 10",
                 "ip prefix-list STOWPATH-TO-CLOUD seq 5 permit 10.20.0.0/24"):
         assert owned(key), key
     for key in ("ip route 203.0.113.192/27 blackhole", "interface eth1", "log syslog informational",
@@ -78,12 +78,15 @@ def test_frr_diff_and_remediation_commands_are_exact():
         "vtysh -c 'configure terminal' -c 'router bgp 65020' -c 'no neighbor 169.254.195.245 remote-as 64512'")
 
 
-def test_foreign_blocks_are_what_a_remediation_keeps(artifacts):
-    owned = frr.owned_predicate(artifacts["frr.conf"])
+def test_the_facility_sections_are_kept_by_a_remediation(artifacts):
+    intended = artifacts["frr.conf"]
     running = ("frr version 8.4.4\nfrr defaults traditional\nhostname cgw\n!\nip route 203.0.113.192/27 blackhole\n"
-               "interface eth1\n description facility LAN\nexit\n" + artifacts["frr.conf"])
-    kept = [b.key for b in frr.foreign_blocks(running, artifacts["frr.conf"], owned)]
+               "interface eth1\n description facility LAN\nexit\n" + intended)
+    own = frr.Ownership(intended, [running])
+    merged = frr.merge_facility(intended, [running, ""], own)
+    kept = [b.key for b in frr.blocks(merged) if not own(b.key) and not frr.GLOBAL_LINES.match(b.key)]
     assert kept == ["ip route 203.0.113.192/27 blackhole", "interface eth1"]
+    assert "hostname cgw" in merged.splitlines()
 
 
 def test_masking_marks_a_changed_secret_without_revealing_it(artifacts, secrets):

@@ -120,3 +120,15 @@ def test_swanctl_rejects_a_bad_proposal(tmp_path, charon):
     res = run(["swanctl", "--load-all", "--noprompt", "--uri", charon, "--file", str(write(tmp_path, "s.conf", text))])
     assert res.returncode != 0
     assert "invalid value for: proposals" in res.stdout + res.stderr
+
+
+def test_kernel_dataplane_config_loads_into_real_charon(tmp_path, charon):
+    """The default (kernel XFRM) layout: charon takes the per-tunnel if_id, 0.0.0.0/0 selectors and updown."""
+    text = render_case("aws-vpn-bgp", "linux_strongswan")["swanctl.conf"]
+    assert "if_id_in = 1" in text
+    conf = write(tmp_path, "swanctl.conf", text)
+    res = run(["swanctl", "--load-all", "--clear", "--noprompt", "--uri", charon, "--file", str(conf)])
+    assert res.returncode == 0 and "invalid config file" not in res.stdout, res.stdout + res.stderr
+    raw = run(["swanctl", "--list-conns", "--raw", "--uri", charon]).stdout
+    assert raw.count("local-ts=[0.0.0.0/0]") == 2 and raw.count("remote-ts=[0.0.0.0/0]") == 2, raw
+    assert "dpd_delay=10" in raw and "unknown" not in res.stdout + res.stderr, raw

@@ -18,22 +18,25 @@ ip prefix-list STOWPATH-TO-CLOUD seq 5 permit 203.0.113.0/26
 """
 
 
-def test_parse_frr_reload():
-    changes = lg.parse_frr_reload(FRR_RELOAD_TEST)
-    assert changes == [
-        "- router bgp 65020", "- no bgp ebgp-requires-policy",
-        "+ router bgp 65020", "+ neighbor 169.254.1.1 password Secret.Key",
+def test_frr_pending_lists_each_change(monkeypatch):
+    def run(cmd):
+        return (0, FRR_RELOAD_TEST, "") if cmd[0] == lg.FRR_RELOAD else (1, "", "")
+
+    assert lg.frr_pending(run, "") == [
+        "- bgp ebgp-requires-policy", "+ neighbor 169.254.1.1 password Secret.Key",
         "+ ip prefix-list STOWPATH-TO-CLOUD seq 5 permit 203.0.113.0/26",
     ]
-    assert lg.parse_frr_reload("\nLines To Delete\n===============\n\nLines To Add\n============\n") == []
 
 
-def test_keep_identity_carries_the_hostname():
+def test_the_device_hostname_is_kept(tmp_path):
     intended = "frr defaults traditional\nlog syslog informational\n!\n"
-    assert lg.keep_identity(intended, b"frr defaults traditional\nhostname cgw\n") == (
-        "frr defaults traditional\nhostname cgw\nlog syslog informational\n!\n")
-    assert lg.keep_identity(intended, None) == intended
-    assert lg.keep_identity("hostname x\n", b"hostname cgw\n") == "hostname x\n"
+
+    def run(cmd):
+        return 1, "", "no vtysh"
+
+    merged, _ = lg.frr_with_facility(run, intended, b"frr defaults traditional\nhostname cgw\n", str(tmp_path))
+    assert merged == "frr defaults traditional\nhostname cgw\nlog syslog informational\n!\n"
+    assert lg.frr_with_facility(run, intended, None, str(tmp_path))[0] == intended
 
 
 def test_nft_include_is_added_once():

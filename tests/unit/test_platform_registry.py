@@ -44,8 +44,10 @@ ALLOWED = {
     "roles/site_render/meta/argument_specs.yml": "option descriptions of the Linux-only site variables",
     "requirements.yml": "the junipernetworks.junos collection",
     "requirements.lock": "package names",
+    "execution-environment.yml": "package names (junos-eznc)",
     "bench/lab_bench.py": "benchmarks the Linux lab gateway",
     "bench/vendor_bench.py": "benchmarks the router transports",
+    "bench/render_bench.py": "generates sites of every platform",
     "lab/stowlab/vendor_files.py": "the lab fleet's gateways are Linux gateways",
 }
 

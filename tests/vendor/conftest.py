@@ -80,13 +80,14 @@ def _run(script: str, *args: str) -> dict:
 class Sim:
     """A running IOS-XE CLI simulator (state dir, port) with helpers."""
 
-    def __init__(self, state_dir: Path, port: int) -> None:
+    def __init__(self, state_dir: Path, port: int, known_hosts: Path | None = None) -> None:
         self.state_dir = state_dir
         self.port = port
+        self.known_hosts = known_hosts  # holds this simulator's host key (gateway_known_hosts)
 
-    def conn(self, password: str = CLI_PASSWORD) -> ConnParams:
+    def conn(self, password: str = CLI_PASSWORD, **options: Any) -> ConnParams:
         return ConnParams(host="127.0.0.1", port=self.port, username=CLI_USER, password=password,
-                          enable_secret=CLI_ENABLE, timeout=10, options={"cli_read_timeout": 3})
+                          enable_secret=CLI_ENABLE, timeout=10, options={"cli_read_timeout": 3, **options})
 
     def running(self) -> str:
         return (self.state_dir / "running.cfg").read_text()
@@ -102,13 +103,18 @@ class Sim:
         return (self.state_dir / "sim.log").read_text()
 
 
-def start_sim(state_dir: Path, initial: Path | None = None) -> Sim:
+def start_sim(state_dir: Path, initial: Path | None = None, minute_s: float | None = None) -> Sim:
+    """A fresh simulator; its host key is recorded in ``<state_dir>.known_hosts`` (for ``gateway_known_hosts``).
+    ``minute_s``: seconds in one minute of its revert timer."""
+    known_hosts = state_dir.with_name(state_dir.name + ".known_hosts")
     args = ["start", "--port", "0", "--state-dir", str(state_dir), "--fresh", "--password", CLI_PASSWORD,
-            "--enable-secret", CLI_ENABLE]
+            "--enable-secret", CLI_ENABLE, "--known-hosts", str(known_hosts)]
     if initial:
         args += ["--initial-config", str(initial)]
+    if minute_s:
+        args += ["--minute-s", str(minute_s)]
     state = _run("iosxe_sim.py", *args)
-    return Sim(state_dir, state["port"])
+    return Sim(state_dir, state["port"], known_hosts)
 
 
 @pytest.fixture()
@@ -124,10 +130,10 @@ def sim(tmp_path: Path) -> Iterator[Sim]:
 def sim_factory(tmp_path: Path) -> Iterator[Any]:
     started: list[Sim] = []
 
-    def factory(initial_text: str = "") -> Sim:
+    def factory(initial_text: str = "", minute_s: float | None = None) -> Sim:
         initial = tmp_path / "initial.cfg"
         initial.write_text(initial_text)
-        s = start_sim(tmp_path / f"sim{len(started)}", initial)
+        s = start_sim(tmp_path / f"sim{len(started)}", initial, minute_s)
         started.append(s)
         return s
 

@@ -28,6 +28,10 @@ pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 LAB_STATE = Path("/run/stowpath-lab")
 
 
+# the lab cloud advertises its VPC CIDR (a supernet of the DICOMweb range), like AWS
+VPC_CIDR = "203.0.113.128/25"
+
+
 def lab_site() -> dict[str, Any]:
     """The lab's iosxe-cli facility (inventories/lab/vendor-routers.yml, the lab's AWS VPN file)."""
     inv = yaml.safe_load((REPO / "inventories" / "lab" / "vendor-routers.yml").read_text())
@@ -99,7 +103,7 @@ def test_pushed_facility_is_up_with_bgp_and_routes(pushed):
     assert {k: c["status"] for k, c in checks.items() if c["status"] != "pass"} == {}
     assert tfacts["up_count"] == 2 and bfacts["established_count"] == 2
     assert {t["device_name"] for t in tfacts["tunnels"]} == {"Tunnel1", "Tunnel2"}
-    assert checks["network.bgp.tun1.received"]["detail"]["received"] == ["203.0.113.128/26"]
+    assert checks["network.bgp.tun1.received"]["detail"]["received"] == [VPC_CIDR]
     assert checks["network.bgp.tun1.advertised"]["detail"]["advertised"] == ["203.0.113.0/26"]
 
 

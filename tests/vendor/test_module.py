@@ -29,6 +29,7 @@ PLAY = """
         username: "{{ user }}"
         password: "{{ password }}"
         enable_secret: "{{ enable }}"
+        known_hosts: "{{ known_hosts }}"
         artifact_dir: "{{ artifacts }}"
         owner: harbor-radiology
         state_dir: "{{ state }}"
@@ -45,6 +46,7 @@ PLAY = """
         username: "{{ user }}"
         password: "{{ password }}"
         enable_secret: "{{ enable }}"
+        known_hosts: "{{ known_hosts }}"
         owner: harbor-radiology
         state_dir: "{{ state }}"
       when: push.token is truthy
@@ -66,7 +68,8 @@ def test_check_diff_then_push_and_confirm(sim, tmp_path):
     play = tmp_path / "play.yml"
     play.write_text(PLAY)
     extra = json.dumps({"sim_port": sim.port, "user": CLI_USER, "password": CLI_PASSWORD, "enable": CLI_ENABLE,
-                        "artifacts": str(tmp_path / "art"), "state": str(tmp_path / "state")})
+                        "artifacts": str(tmp_path / "art"), "state": str(tmp_path / "state"),
+                        "known_hosts": str(sim.known_hosts)})
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "PATH": f"{BIN}:{os.environ['PATH']}"}
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(play), "-e", extra]
     before = sim.running()

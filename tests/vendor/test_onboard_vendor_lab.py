@@ -38,6 +38,7 @@ def onboard(base: Path, sim: Sim, name: str) -> tuple[subprocess.CompletedProces
         "dicomweb_url": "https://dicom.lab.example/dicomweb/studies", "dicomweb_cidrs": ["203.0.113.128/26"],
         "gateway_mgmt_host": "127.0.0.1", "gateway_mgmt_port": sim.port, "gateway_transport": "netmiko",
         "gateway_username": CLI_USER, "gateway_password": CLI_PASSWORD, "gateway_enable_secret": CLI_ENABLE,
+        "gateway_known_hosts": str(sim.known_hosts),
         "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
     }
     (inv / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {name: host}}}))

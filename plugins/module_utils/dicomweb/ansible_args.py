@@ -12,6 +12,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ..checks import summary_message
 from ..redact import mask_structure
+from .oauth import AUTH_METHODS, DEFAULT_MARGIN_S, TokenConfig
 from .target import Target
 
 CLIENT_TLS_ARGS: dict[str, dict[str, Any]] = {
@@ -25,11 +26,29 @@ BASIC_AUTH_ARGS: dict[str, dict[str, Any]] = {
     "password": {"type": "str", "no_log": True},
 }
 
+BEARER_ARGS: dict[str, dict[str, Any]] = {
+    "bearer_token": {"type": "str", "no_log": True},
+    "token_url": {"type": "str"},
+    "client_id": {"type": "str"},
+    "client_secret": {"type": "str", "no_log": True},
+    "client_assertion_key_file": {"type": "path", "no_log": False},
+    "client_assertion_key_password": {"type": "str", "no_log": True},
+    "client_assertion_kid": {"type": "str"},
+    "token_auth_method": {"type": "str", "choices": list(AUTH_METHODS)},
+    "token_audience": {"type": "str"},
+    "token_scope": {"type": "str"},
+    "token_ca_bundle": {"type": "path"},
+    "token_cache_file": {"type": "path"},
+    "token_refresh_margin": {"type": "float", "default": DEFAULT_MARGIN_S},
+}
+BEARER_MUTUALLY_EXCLUSIVE = [("bearer_token", "token_url"), ("bearer_token", "username"), ("token_url", "username")]
+
 CONNECTION_ARGS: dict[str, dict[str, Any]] = {
     "url": {"type": "str", "required": True},
     "ca_bundle": {"type": "path", "required": True},
     **CLIENT_TLS_ARGS,
     **BASIC_AUTH_ARGS,
+    **BEARER_ARGS,
     "connect_address": {"type": "str"},
     "timeout": {"type": "float", "default": 30.0},
     "fail_on_error": {"type": "bool", "default": True},
@@ -45,6 +64,20 @@ PACS_API_ARGS: dict[str, dict[str, Any]] = {
 PACS_API_REQUIRED_IF: list[tuple[str, str, tuple[str, ...]]] = [("pacs_product", "orthanc", ("api_url",))]
 
 
+def token_config(params: dict[str, Any], timeout: float = 30.0) -> TokenConfig | None:
+    """The bearer-token settings of the module options (None without ``bearer_token``/``token_url``)."""
+    if not params.get("bearer_token") and not params.get("token_url"):
+        return None
+    return TokenConfig(
+        token=params.get("bearer_token"), token_url=params.get("token_url"), client_id=params.get("client_id"),
+        client_secret=params.get("client_secret"), assertion_key_file=params.get("client_assertion_key_file"),
+        assertion_key_password=params.get("client_assertion_key_password"),
+        assertion_kid=params.get("client_assertion_kid"), auth_method=params.get("token_auth_method"),
+        audience=params.get("token_audience"), scope=params.get("token_scope"),
+        ca_bundle=params.get("token_ca_bundle"), cache_file=params.get("token_cache_file"),
+        refresh_margin_s=float(params.get("token_refresh_margin") or DEFAULT_MARGIN_S), timeout=timeout)
+
+
 def target_from_params(params: dict[str, Any], **override: Any) -> Target:
     """The Target of the connection options; ``override`` replaces any of its fields."""
     fields: dict[str, Any] = {
@@ -58,6 +91,7 @@ def target_from_params(params: dict[str, Any], **override: Any) -> Target:
         "connect_address": params.get("connect_address"),
         "timeout": float(params.get("timeout") or 30.0),
     }
+    fields["bearer"] = token_config(params, fields["timeout"])
     fields.update(override)
     return Target(**fields)
 
@@ -86,6 +120,13 @@ def warn_checks(module: Any, checks: list[dict[str, Any]]) -> None:
     for c in checks:
         if c["status"] == "warn":
             module.warn(f"{c['id']}: {c['cause'] or c['title']}")
+
+
+def module_secrets(params: dict[str, Any]) -> list[str]:
+    """Every secret option value of a module (to mask anything that could echo one)."""
+    keys = ("password", "client_key_password", "bearer_token", "client_secret", "client_assertion_key_password",
+            "api_password")
+    return [str(params[k]) for k in keys if params.get(k)]
 
 
 def exit_probe(module: Any, result: dict[str, Any], secrets: list[str], what: str, warn: bool = False) -> None:

@@ -87,6 +87,7 @@ class Response:
     body: bytes
     timings: dict[str, float]
     tls: dict[str, Any]
+    auth: str = ""
 
     @property
     def content_type(self) -> str:
@@ -227,6 +228,9 @@ def classify_http(resp: Response, *, has_client_cert: bool, has_basic_auth: bool
                            **detail)
         return failure("client_cert_rejected",
                        f"HTTP {status}: the TLS front end rejected the client certificate ({_title(body)})", **detail)
+    bearer = classify_bearer_challenge(resp, detail)
+    if bearer is not None:
+        return bearer
     if status == 401:
         challenge = resp.headers.get("www-authenticate", "")
         detail["www_authenticate"] = challenge
@@ -257,6 +261,49 @@ def classify_http(resp: Response, *, has_client_cert: bool, has_basic_auth: bool
     if status == 400:
         return failure("bad_request", f"HTTP 400: the service rejected the request ({_title(body)})", **detail)
     return failure("http_error", f"HTTP {status} {resp.reason}", **detail)
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """``(scheme, params)`` of a ``WWW-Authenticate`` header (the first challenge)."""
+    import re
+
+    scheme, _, rest = header.strip().partition(" ")
+    params = {m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+              for m in re.finditer(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))', rest)}
+    return scheme.lower(), params
+
+
+def classify_bearer_challenge(resp: Response, detail: dict[str, Any]) -> Failure | None:
+    """A 401/403 with a ``Bearer`` challenge (RFC 6750 section 3) as a token failure class, else None."""
+    if resp.status not in (401, 403):
+        return None
+    header = resp.headers.get("www-authenticate", "")
+    scheme, params = parse_challenge(header)
+    if scheme != "bearer":
+        return None
+    from .oauth import token_failure
+
+    error = params.get("error", "")
+    desc = params.get("error_description", "")
+    info = {**detail, "www_authenticate": header[:300], "bearer_error": error or None}
+    sent = "bearer" in resp.auth
+    low = desc.lower()
+    if error == "insufficient_scope" or (resp.status == 403 and sent):
+        return token_failure("token_scope", f"HTTP {resp.status}: the token lacks the permission needed "
+                             f"({desc or error or 'forbidden'}; required scope: {params.get('scope', 'not named')})",
+                             **info)
+    if not sent or (not error and not desc):
+        if not sent:
+            return token_failure("token_required", f"HTTP {resp.status}: the service requires a bearer token "
+                                 f"and none was sent ({header[:120]})", **info)
+        return token_failure("token_rejected", f"HTTP {resp.status}: the bearer token was rejected", **info)
+    if "expired" in low:
+        return token_failure("token_expired", f"HTTP {resp.status}: the bearer token has expired ({desc})", **info)
+    if "audience" in low or " aud" in f" {low}":
+        return token_failure("token_wrong_audience", f"HTTP {resp.status}: the token is for another audience "
+                             f"({desc})", **info)
+    return token_failure("token_rejected", f"HTTP {resp.status}: the bearer token was rejected "
+                         f"({error}{': ' + desc if desc else ''})", **info)
 
 
 def _title(html: str) -> str:
@@ -332,6 +379,18 @@ def tls_info(sock: Any) -> dict[str, Any]:
     return {"protocol": sock.version(), "cipher": cipher[0], "cipher_bits": cipher[2], "peer_chain_der": chain}
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (credentials over plain http stay on the machine)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def basic_auth_header(username: str, password: str) -> str:
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     return f"Basic {token}"
@@ -349,11 +408,17 @@ class Client:
         username: str | None = None,
         password: str | None = None,
         user_agent: str = "stowpath-probe/1",
+        authorization: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.context = context
         self.timeout = timeout
-        self.auth = basic_auth_header(username, password or "") if username else None
+        self.auth = authorization or (basic_auth_header(username, password or "") if username else None)
+        self.auth_kind = (self.auth or "").split(" ", 1)[0].lower()
+        self.extra_headers: dict[str, str] = {}
+        if self.auth and endpoint.scheme != "https" and not is_loopback(endpoint.host):
+            raise ValueError(f"refusing to send {self.auth_kind.capitalize() or 'the'} credentials over plain http "
+                             f"to {endpoint.host}: use an https:// URL")
         self.user_agent = user_agent
         self._conn: _Connection | _PlainConnection | None = None
 
@@ -393,7 +458,7 @@ class Client:
             conn = self._conn = self._new()
         conn.timings = {}
         t_start = time.monotonic()
-        hdrs = {"User-Agent": self.user_agent, **(headers or {})}
+        hdrs = {"User-Agent": self.user_agent, **self.extra_headers, **(headers or {})}
         if self.auth:
             hdrs["Authorization"] = self.auth
         if isinstance(body, (bytes, bytearray)):
@@ -442,7 +507,8 @@ class Client:
                 "total_s": t_done - t_start,
             })
             result = Response(resp.status, resp.reason, {k.lower(): v for k, v in resp.getheaders()},
-                              data, timings, info)
+                              data, timings, info, self.auth_kind if "Authorization" not in (headers or {}) else
+                              str((headers or {})["Authorization"]).split(" ", 1)[0].lower())
             if resp.will_close or send_error is not None or not resp.isclosed():
                 self.close()
             return result

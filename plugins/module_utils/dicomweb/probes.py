@@ -25,7 +25,7 @@ from .client import (
 from .multipart import DEFAULT_CHUNK
 from .qido import find_study, query
 from .stow import StowResult, stow
-from .target import Target, tls_context
+from .target import Target, authorization, open_client, tls_context
 from .tls import (
     DEFAULT_WARN_DAYS,
     MaterialError,
@@ -174,6 +174,28 @@ def _fail_check(cid: str, group: str, title: str, fail: Failure, duration: float
                  cause=fail.cause, action=fail.action)
 
 
+def _token_step(target: Target, cid: str, group: str,
+                checks: list[dict[str, Any]]) -> tuple[str | None, Failure | None]:
+    """Obtain the Authorization header; with a bearer token, a check says where it came from and its expiry."""
+    t0 = time.monotonic()
+    header, fail = authorization(target)
+    if target.bearer is None:
+        return header, fail
+    source = "token URL " + str(target.bearer.token_url) if target.bearer.token_url else "static token"
+    if fail is not None:
+        checks.append(_fail_check(cid, group, f"Bearer token from {source}", fail, time.monotonic() - t0))
+        return None, fail
+    facts = dict(target.token_facts)
+    left = facts.get("expires_in_s")
+    title = f"Bearer token from {source}" + (f" (expires in {left} s)" if left is not None else "")
+    checks.append(check(cid, group, title, "pass", time.monotonic() - t0,
+                        detail={**facts, "auth_method": target.bearer.method if target.bearer.token_url else "static",
+                                "renewal": "fetched again before expiry (refresh margin "
+                                           f"{target.bearer.refresh_margin_s:g} s)" if target.bearer.token_url
+                                           else "static: renewed by replacing dicomweb_token in the vault"}))
+    return header, None
+
+
 def run_tls_probe(target: Target, warn_days: int = DEFAULT_WARN_DAYS) -> dict[str, Any]:
     """Handshake with the CA bundle + client certificate, then a real request (QIDO ``limit=1``).
 
@@ -214,7 +236,10 @@ def run_tls_probe(target: Target, warn_days: int = DEFAULT_WARN_DAYS) -> dict[st
                    "warn": f"the client certificate expires in {client_facts['days_left']} days"}.get(st),
             action=None if st == "pass" else "obtain a renewed client certificate from the vendor"))
 
-    client = Client(ep, ctx, timeout=target.timeout, username=target.username, password=target.password)
+    auth_header, fail = _token_step(target, "tls.token", "tls", checks)
+    if fail is not None:
+        return finish(fail)
+    client = open_client(target, ctx, auth_header)
     conn = client._new()
     t0 = time.monotonic()
     try:
@@ -255,7 +280,8 @@ def run_tls_probe(target: Target, warn_days: int = DEFAULT_WARN_DAYS) -> dict[st
 
     client._conn = conn
     what = " + ".join(x for x in ("client certificate" if target.client_cert else "",
-                                  "Basic auth" if target.username else "") if x) or "no credentials"
+                                  "Basic auth" if target.username else "",
+                                  "bearer token" if target.bearer else "") if x) or "no credentials"
     title = f"HTTPS request with {what} (QIDO-RS GET studies?limit=1)"
     try:
         resp = query(client, {"limit": 1})
@@ -298,6 +324,12 @@ def _stow_check(cid: str, title: str, attempts: list[StowResult], extra: dict[st
         note = ""
         if len(attempts) > 1:
             note = " (accepted only single-part application/dicom; multipart got 415)"
+        warned = [u for u in last.expected if u in last.warnings]
+        if warned:
+            return check(cid, "dicomweb", f"{title}: HTTP {last.status}, {len(last.expected)} instance(s) referenced, "
+                         f"{len(warned)} with a warning{note}", "warn", duration, detail=detail,
+                         cause=f"stored with WarningReason {last.warnings[warned[0]]}",
+                         action="check the warning in the service's documentation; the instance is stored")
         return check(cid, "dicomweb", f"{title}: HTTP {last.status}, {len(last.expected)} instance(s) referenced{note}",
                      "pass", duration, detail=detail)
     fail = last.failure or failure("stow_not_referenced", "instance(s) not referenced")
@@ -316,14 +348,19 @@ def run_stow_probe(
     work_dir: str | None = None,
     keep_files: bool = False,
     chunk_size: int = DEFAULT_CHUNK,
+    files: list[str] | None = None,
+    files_new_uids: bool = True,
+    synthetic: bool = True,
 ) -> dict[str, Any]:
     """Upload a synthetic instance (and optionally a ``study_size_mb`` study), then find it via QIDO-RS.
 
-    Checks: ``dicomweb.stow``, ``dicomweb.qido``, ``dicomweb.stow_large``, ``dicomweb.qido_large``.
+    With ``files`` (paths of files or study folders) each item is uploaded too and judged per
+    instance (``synthetic=False``: only those). Checks: ``dicomweb.token`` (bearer), ``dicomweb.stow``,
+    ``dicomweb.qido``, ``dicomweb.stow_large``, ``dicomweb.qido_large``, ``dicomweb.stow_file.N``,
+    ``dicomweb.qido_file.N``.
     """
     from . import synth  # pydicom only when the probe really runs
 
-    ep = target.endpoint
     checks: list[dict[str, Any]] = []
     result: dict[str, Any] = {"checks": checks, "failure": None, "url": target.url}
     has_cert, has_auth = bool(target.client_cert), bool(target.username)
@@ -335,34 +372,48 @@ def run_stow_probe(
         result["failure"] = {"code": fail.code, "cause": fail.cause, "action": fail.action}
         return result
 
+    auth_header, fail = _token_step(target, "dicomweb.token", "dicomweb", checks)
+    if fail is not None:
+        result["failure"] = {"code": fail.code, "cause": fail.cause, "action": fail.action}
+        return result
+
     tmp = tempfile.mkdtemp(prefix="stowpath-probe-", dir=work_dir)
     try:
-        with Client(ep, ctx, timeout=target.timeout, username=target.username, password=target.password) as client:
-            inst = synth.write_instance(os.path.join(tmp, "probe.dcm"))
-            ds_study = inst.study_instance_uid
-            result.update({"sop_instance_uid": inst.sop_instance_uid, "study_instance_uid": ds_study,
-                           "patient_name": synth.PATIENT_NAME})
-            attempts = stow(client, [inst.path], [inst.sop_instance_uid], request_form, chunk_size=chunk_size,
-                            has_client_cert=has_cert, has_basic_auth=has_auth)
-            accepted = attempts[-1].form if attempts[-1].ok else None
-            result["accepted_form"] = accepted
-            checks.append(_stow_check("dicomweb.stow", f"STOW-RS upload ({request_form}) of a synthetic instance",
-                                      attempts, {"study_instance_uid": ds_study}))
-            if accepted is None:
-                checks.append(check("dicomweb.qido", "dicomweb", "QIDO-RS finds the uploaded study", "skip",
-                                    cause="the upload failed"))
-            elif qido:
-                q = find_study(client, ds_study, wait_s=qido_wait_s, has_client_cert=has_cert, has_basic_auth=has_auth)
-                checks.append(_qido_check("dicomweb.qido", "QIDO-RS finds the uploaded study", q, ds_study))
+        with open_client(target, ctx, auth_header) as client:
+            if files:
+                from .testfiles import load_items, run_files
 
-            if study_size_mb and study_size_mb > 0:
+                items = load_items(files, os.path.join(tmp, "files"), new_uids=files_new_uids)
+                checks.extend(run_files(client, items, form="multipart" if request_form == "auto" else request_form,
+                                        chunk_size=chunk_size, qido=qido, qido_wait_s=qido_wait_s,
+                                        has_cert=has_cert, has_auth=has_auth))
+                result["files"] = [f.facts() for item in items for f in item.files][:100]
+            if synthetic:
+                inst = synth.write_instance(os.path.join(tmp, "probe.dcm"))
+                ds_study = inst.study_instance_uid
+                result.update({"sop_instance_uid": inst.sop_instance_uid, "study_instance_uid": ds_study,
+                               "patient_name": synth.PATIENT_NAME})
+                attempts = stow(client, [inst.path], [inst.sop_instance_uid], request_form, chunk_size=chunk_size,
+                                has_client_cert=has_cert, has_basic_auth=has_auth)
+                accepted = attempts[-1].form if attempts[-1].ok else None
+                result["accepted_form"] = accepted
+                checks.append(_stow_check("dicomweb.stow", f"STOW-RS upload ({request_form}) of a synthetic instance",
+                                          attempts, {"study_instance_uid": ds_study}))
                 if accepted is None:
-                    checks.append(check("dicomweb.stow_large", "dicomweb",
-                                        f"STOW-RS upload of a {study_size_mb:g} MB study", "skip",
-                                        cause="the single-instance upload failed"))
-                else:
-                    _large(client, tmp, study_size_mb, instance_mb, accepted, chunk_size, qido, qido_wait_s,
-                           has_cert, has_auth, checks, result)
+                    checks.append(check("dicomweb.qido", "dicomweb", "QIDO-RS finds the uploaded study", "skip",
+                                        cause="the upload failed"))
+                elif qido:
+                    q = find_study(client, ds_study, wait_s=qido_wait_s, has_client_cert=has_cert, has_basic_auth=has_auth)
+                    checks.append(_qido_check("dicomweb.qido", "QIDO-RS finds the uploaded study", q, ds_study))
+
+                if study_size_mb and study_size_mb > 0:
+                    if accepted is None:
+                        checks.append(check("dicomweb.stow_large", "dicomweb",
+                                            f"STOW-RS upload of a {study_size_mb:g} MB study", "skip",
+                                            cause="the single-instance upload failed"))
+                    else:
+                        _large(client, tmp, study_size_mb, instance_mb, accepted, chunk_size, qido, qido_wait_s,
+                               has_cert, has_auth, checks, result)
     finally:
         if keep_files:
             result["work_dir"] = tmp

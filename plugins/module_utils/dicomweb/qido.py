@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import Client, Failure, ProbeError, Response, classify_http, failure
-from .target import Target, tls_context
+from .target import Target, authorization, open_client, tls_context
 
 ACCEPT = "application/dicom+json, application/json;q=0.9"
 TAG_STUDY_UID = "0020000D"
@@ -95,7 +95,9 @@ def lookup_study(target: Target, study_uid: str, *, attempts: int = 3, interval_
     ctx, fail = tls_context(target)
     if fail is not None:
         return QidoResult(False, None, 0, 0, 0.0, fail)
-    with Client(target.endpoint, ctx, timeout=target.timeout, username=target.username,
-                password=target.password) as client:
+    auth_header, fail = authorization(target)
+    if fail is not None:
+        return QidoResult(False, None, 0, 0, 0.0, fail)
+    with open_client(target, ctx, auth_header) as client:
         return find_study(client, study_uid, wait_s=math.inf, interval_s=interval_s, max_attempts=max(1, attempts),
                           has_client_cert=bool(target.client_cert), has_basic_auth=bool(target.username))

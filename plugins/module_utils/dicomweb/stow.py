@@ -3,6 +3,11 @@
 Success is strict: every SOP Instance UID we sent must be in the response's
 ReferencedSOPSequence (0008,1199) and none in FailedSOPSequence (0008,1198). A 200 with an empty
 body or an empty ReferencedSOPSequence (duplicates on Orthanc) is not a success.
+
+Answers are classified as PS3.18 section 10.5 defines them (200 all stored; 202 stored with
+warnings, or some failed; 409 none stored; 400/415 request refused) and each FailureReason
+(0008,1197) / WarningReason (0008,1196) through :data:`REASONS` (PS3.4 Annex B storage status codes
+plus the codes cloud services document, e.g. Azure's 45070 duplicate instance).
 """
 
 from __future__ import annotations
@@ -26,17 +31,77 @@ TAG_FAILURE_REASON = "00081197"
 TAG_WARNING_REASON = "00081196"
 TAG_RETRIEVE_URL = "00081190"
 
-FAILURE_REASONS = {
-    0x0110: "processing failure",
-    0x0111: "duplicate SOP instance",
-    0x0117: "invalid SOP instance",
-    0x0122: "SOP class not supported",
-    0x0124: "not authorized",
-    0xA700: "out of resources",
-    0xA900: "data set does not match SOP class",
-    0xC000: "cannot understand",
-    0xC122: "referenced transfer syntax not supported",
-}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One FailureReason/WarningReason code: meaning, failure class, action, who defines it."""
+
+    code: int
+    kind: str  # failure | warning
+    meaning: str
+    klass: str
+    action: str
+    source: str = "PS3.4 / PS3.18"
+    retry: bool = False
+
+
+_ADMIN = "the PACS/modality must send a conformant instance; check it with dciodvfy and the vendor's conformance"
+REASONS: dict[tuple[str, int], Reason] = {(r.kind, r.code): r for r in (
+    Reason(0xA700, "failure", "out of resources", "stow_out_of_resources",
+           "the service is out of storage or capacity: retry later and report it to the vendor", retry=True),
+    Reason(0xA900, "failure", "data set does not match SOP class (Azure 43264: the instance failed validation)",
+           "stow_sop_class_mismatch", "the instance's attributes do not fit its SOP Class: " + _ADMIN),
+    Reason(0xC000, "failure", "cannot understand", "stow_cannot_understand",
+           "the part is not a readable DICOM Part 10 instance (file meta, transfer syntax): send a valid file"),
+    Reason(0x0110, "failure", "processing failure", "stow_processing_failure",
+           "the service failed on this instance: read its logs; on Orthanc the instance's Study Instance UID "
+           "differs from the study in the URL"),
+    Reason(0x0111, "failure", "duplicate SOP instance", "stow_duplicate",
+           "an instance with this SOP Instance UID is already stored: delete it first or send new UIDs"),
+    Reason(0x0117, "failure", "invalid SOP instance", "stow_invalid_instance", _ADMIN),
+    Reason(0x0122, "failure", "SOP class not supported", "stow_sop_class_not_supported",
+           "the service does not store this SOP Class: ask the vendor which classes it accepts"),
+    Reason(0x0124, "failure", "not authorized", "stow_not_authorized",
+           "this client may not store here: ask the vendor to grant write access"),
+    Reason(0xC122, "failure", "transfer syntax not supported", "stow_transfer_syntax_not_supported",
+           "send the instance in a transfer syntax the service accepts (e.g. Explicit VR Little Endian)"),
+    Reason(0xA901, "failure", "Study Instance UID does not match the request (Azure 43265)",
+           "stow_study_uid_mismatch", "post to /studies, or to the study the instance belongs to",
+           source="Azure DICOM service"),
+    Reason(0xB00E, "failure", "instance already stored (Azure 45070: same Study/Series/SOP Instance UID)",
+           "stow_duplicate", "an instance with these UIDs is already stored: delete it first to replace it, "
+           "or send new UIDs", source="Azure DICOM service"),
+    Reason(0xB00F, "failure", "instance being created by another request (Azure 45071)", "stow_busy",
+           "retry after a short wait", source="Azure DICOM service", retry=True),
+    Reason(0xB000, "warning", "coercion of data elements", "stow_warning_coerced",
+           "the service changed some attributes while storing: check they are acceptable"),
+    Reason(0xB006, "warning", "elements discarded", "stow_warning_discarded",
+           "the service dropped some attributes while storing: check they are not needed"),
+    Reason(0xB007, "warning", "data set does not match SOP class (Azure 45063)", "stow_warning_sop_class",
+           "stored, but the instance does not fully match its SOP Class: " + _ADMIN),
+)}
+FAILURE_REASONS = {code: r.meaning for (kind, code), r in REASONS.items() if kind == "failure"}
+
+
+def reason_for(code: int | None, kind: str = "failure") -> Reason:
+    """The table entry of ``code`` (a generic one for codes the table does not know)."""
+    if code is not None and (kind, code) in REASONS:
+        return REASONS[(kind, code)]
+    if kind == "warning":
+        return Reason(code or 0, kind, "warning", "stow_warning", "read the service's documentation of this code",
+                      source="unknown")
+    if code is not None and 0xA000 <= code <= 0xAFFF:
+        return Reason(code, kind, "refused", "stow_refused", "the service refused the instance: read its logs",
+                      source="unknown")
+    return Reason(code or 0, kind, "failure", "stow_failed", "read the FailureReason in the service's documentation "
+                  "and its logs", source="unknown")
+
+
+def reason_table() -> list[dict[str, Any]]:
+    """The reason codes as data (for documentation and reports)."""
+    return [{"code": r.code, "hex": f"0x{r.code:04X}", "kind": r.kind, "meaning": r.meaning, "class": r.klass,
+             "action": r.action, "source": r.source, "retry": r.retry} for r in REASONS.values()]
 
 EXPLAIN_415_SINGLE = (
     'this service accepts only multipart/related; type="application/dicom" (the DICOMweb STOW-RS '
@@ -59,6 +124,8 @@ class StowResult:
     status: int | None = None
     referenced: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    failed_codes: dict[str, int | None] = field(default_factory=dict)
+    warnings: dict[str, str] = field(default_factory=dict)
     failure: Failure | None = None
     bytes_sent: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -86,6 +153,7 @@ class StowResult:
             "instances_sent": len(self.expected),
             "instances_referenced": len([u for u in self.expected if u in set(self.referenced)]),
             "failed": self.failed,
+            "warnings": self.warnings,
             "bytes_sent": self.bytes_sent,
             "mb_per_s": self.mb_per_s,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
@@ -105,68 +173,97 @@ def _values(item: dict[str, Any], tag: str) -> list[Any]:
     return list(elem.get("Value") or []) if isinstance(elem, dict) else []
 
 
-def parse_stow_response(body: bytes, content_type: str = "") -> tuple[list[str], dict[str, str], str | None]:
-    """``(referenced SOP UIDs, {failed SOP UID: reason}, first RetrieveURL)`` from a STOW-RS answer.
+@dataclass
+class StowAnswer:
+    """What a STOW-RS response dataset says, instance by instance."""
 
-    DICOM JSON (``application/dicom+json``) or DICOM XML (``application/dicom+xml``); an empty or
-    unparsable body gives empty results.
+    referenced: list[str] = field(default_factory=list)
+    failed: dict[str, int | None] = field(default_factory=dict)
+    warnings: dict[str, int | None] = field(default_factory=dict)
+    retrieve_url: str | None = None
+    dataset_warning: int | None = None
+
+
+def parse_stow_answer(body: bytes, content_type: str = "") -> StowAnswer:
+    """The STOW-RS response dataset: DICOM JSON (``application/dicom+json``) or XML (``application/dicom+xml``).
+
+    ReferencedSOPSequence (0008,1199) items with their WarningReason (0008,1196), FailedSOPSequence
+    (0008,1198) items with their FailureReason (0008,1197); an empty or unparsable body gives nothing.
     """
     text = body.strip()
     if not text:
-        return [], {}, None
+        return StowAnswer()
     if "xml" in content_type.lower() or text.startswith(b"<"):
         return _parse_xml(text)
     try:
         data = json.loads(text)
     except ValueError:
-        return [], {}, None
+        return StowAnswer()
     if isinstance(data, list):
         data = data[0] if data else {}
     if not isinstance(data, dict):
-        return [], {}, None
-    referenced: list[str] = []
-    failed: dict[str, str] = {}
-    retrieve = None
+        return StowAnswer()
+    out = StowAnswer(dataset_warning=_code(_first_value(data, TAG_WARNING_REASON)))
     for item in _values(data, TAG_REFERENCED_SEQ):
         if isinstance(item, dict):
-            referenced += [str(v) for v in _values(item, TAG_REFERENCED_SOP_UID)]
-            if retrieve is None and _values(item, TAG_RETRIEVE_URL):
-                retrieve = str(_values(item, TAG_RETRIEVE_URL)[0])
+            warn = _code(_first_value(item, TAG_WARNING_REASON))
+            for uid in _values(item, TAG_REFERENCED_SOP_UID):
+                out.referenced.append(str(uid))
+                if warn is not None:
+                    out.warnings[str(uid)] = warn
+            if out.retrieve_url is None and _values(item, TAG_RETRIEVE_URL):
+                out.retrieve_url = str(_values(item, TAG_RETRIEVE_URL)[0])
     for item in _values(data, TAG_FAILED_SEQ):
         if isinstance(item, dict):
-            reasons = _values(item, TAG_FAILURE_REASON)
-            code = reasons[0] if reasons else None
+            code = _code(_first_value(item, TAG_FAILURE_REASON))
             for uid in _values(item, TAG_REFERENCED_SOP_UID):
-                failed[str(uid)] = _reason(code)
-    return referenced, failed, retrieve
+                out.failed[str(uid)] = code
+    return out
 
 
-def _reason(code: Any) -> str:
+def parse_stow_response(body: bytes, content_type: str = "") -> tuple[list[str], dict[str, str], str | None]:
+    """``(referenced SOP UIDs, {failed SOP UID: reason text}, first RetrieveURL)`` from a STOW-RS answer."""
+    ans = parse_stow_answer(body, content_type)
+    return ans.referenced, {u: _reason(c) for u, c in ans.failed.items()}, ans.retrieve_url
+
+
+def _first_value(item: dict[str, Any], tag: str) -> Any:
+    values = _values(item, tag)
+    return values[0] if values else None
+
+
+def _code(value: Any) -> int | None:
+    if value is None:
+        return None
     try:
-        num = int(code)
+        return int(str(value).strip(), 0) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):
+        return None
+
+
+def _reason(code: Any, kind: str = "failure") -> str:
+    num = code if isinstance(code, int) else _code(code)
+    if num is None:
         return "unknown"
-    return f"{num} (0x{num:04X}) {FAILURE_REASONS.get(num, 'failure')}"
+    return f"{num} (0x{num:04X}) {reason_for(num, kind).meaning}"
 
 
-def _parse_xml(text: bytes) -> tuple[list[str], dict[str, str], str | None]:
-    try:
-        from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - target without defusedxml; expat >= 2.4.1 limits expansion
-        from xml.etree.ElementTree import fromstring
+def _parse_xml(text: bytes) -> StowAnswer:
+    from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]  # required: untrusted input
     try:
         root = fromstring(text)
     except Exception:  # noqa: BLE001 - any malformed answer counts as "nothing referenced"
-        return [], {}, None
-    referenced: list[str] = []
-    failed: dict[str, str] = {}
-    retrieve = None
+        return StowAnswer()
+    out = StowAnswer()
+    for attr in root.findall("DicomAttribute"):
+        if attr.get("tag", "").upper() == TAG_WARNING_REASON:
+            out.dataset_warning = _code(attr.findtext("Value"))
     for seq in root.iter("DicomAttribute"):
         tag = seq.get("tag", "").upper()
         if tag not in (TAG_REFERENCED_SEQ, TAG_FAILED_SEQ):
             continue
         for item in seq.findall("Item"):
-            uid = reason = url = None
+            uid = reason = url = warn = None
             for attr in item.findall("DicomAttribute"):
                 value = attr.findtext("Value")
                 t = attr.get("tag", "").upper()
@@ -174,14 +271,35 @@ def _parse_xml(text: bytes) -> tuple[list[str], dict[str, str], str | None]:
                     uid = value
                 elif t == TAG_FAILURE_REASON:
                     reason = value
+                elif t == TAG_WARNING_REASON:
+                    warn = value
                 elif t == TAG_RETRIEVE_URL:
                     url = value
             if uid and tag == TAG_REFERENCED_SEQ:
-                referenced.append(uid.strip())
-                retrieve = retrieve or url
+                out.referenced.append(uid.strip())
+                out.retrieve_url = out.retrieve_url or url
+                if _code(warn) is not None:
+                    out.warnings[uid.strip()] = _code(warn)
             elif uid:
-                failed[uid.strip()] = _reason(reason)
-    return referenced, failed, retrieve
+                out.failed[uid.strip()] = _code(reason)
+    return out
+
+
+def classify_failed(status: int, ours: dict[str, int | None], total: int) -> Failure:
+    """The failure class of instances in FailedSOPSequence, from the first one's FailureReason."""
+    code = next(iter(ours.values()))
+    reason = reason_for(code)
+    stored = total - len(ours)
+    what = {200: "HTTP 200", 202: f"HTTP 202 (accepted: {stored} of {total} stored)",
+            409: "HTTP 409 (conflict: none stored)"}.get(status, f"HTTP {status}")
+    codes = sorted({c for c in ours.values() if c is not None})
+    fail = failure(reason.klass, f"{what}: {len(ours)} instance(s) in FailedSOPSequence, FailureReason "
+                   + (f"{code} (0x{code:04X}) {reason.meaning}" if code is not None else "not given"),
+                   failed={u: _reason(c) for u, c in list(ours.items())[:5]},
+                   failure_reasons=[f"0x{c:04X}" for c in codes], reason_source=reason.source,
+                   retryable=reason.retry, http_status=status)
+    fail.action = reason.action
+    return fail
 
 
 def judge(resp: Response, form: str, expected: Sequence[str], bytes_sent: int, *,
@@ -189,21 +307,23 @@ def judge(resp: Response, form: str, expected: Sequence[str], bytes_sent: int, *
     """Turn one HTTP answer into a :class:`StowResult` (with failure class and explanation)."""
     result = StowResult(form=form, expected=list(expected), status=resp.status, bytes_sent=bytes_sent,
                         timings=resp.timings, content_type=resp.content_type)
-    result.referenced, result.failed, result.retrieve_url = parse_stow_response(resp.body, resp.content_type)
+    ans = parse_stow_answer(resp.body, resp.content_type)
+    result.referenced, result.retrieve_url = ans.referenced, ans.retrieve_url
+    result.failed = {u: _reason(c) for u, c in ans.failed.items()}
+    result.failed_codes = dict(ans.failed)
+    result.warnings = {u: _reason(c, "warning") for u, c in ans.warnings.items()}
+    if ans.dataset_warning is not None and not result.warnings:
+        result.warnings = {u: _reason(ans.dataset_warning, "warning") for u in ans.referenced}
     fail = classify_http(resp, has_client_cert=has_client_cert, has_basic_auth=has_basic_auth)
     if fail is not None and fail.code == "unsupported_media_type":
         fail.cause = "HTTP 415: " + (EXPLAIN_415_SINGLE if form == "single" else EXPLAIN_415_MULTIPART)
         fail.action = ("set request_form: multipart (or auto)" if form == "single"
                        else "set request_form: single (or auto)")
+    ours_failed = {u: c for u, c in ans.failed.items() if u in set(expected)}
+    if ours_failed and (fail is None or fail.code in ("conflict", "bad_request", "http_error", "service_error")):
+        fail = classify_failed(resp.status, ours_failed, len(expected))
     if fail is None:
-        ours_failed = {u: r for u, r in result.failed.items() if u in set(expected)}
-        if ours_failed:
-            fail = failure("stow_rejected",
-                           f"HTTP {resp.status} but the service lists {len(ours_failed)} instance(s) in "
-                           f"FailedSOPSequence: {next(iter(ours_failed.values()))}",
-                           failed=ours_failed)
-            fail.action = "read the FailureReason and the service's logs; check the payload's SOP class"
-        elif result.missing:
+        if result.missing:
             fail = failure("stow_not_referenced",
                            f"HTTP {resp.status} but {len(result.missing)} of {len(expected)} SOP Instance UID(s) "
                            "are not in ReferencedSOPSequence (empty or partial answer: not stored, or "

@@ -44,11 +44,12 @@ def host_entry(raw: dict[str, Any], warn_days: int = 30) -> dict[str, Any]:
     """One gateway's entry from what the playbook collected (collector result + context)."""
     result = dict(raw.get("result") or {})
     # a collector that could not run at all (SSH down, module failed) leaves the gateway unchecked
-    unreachable = bool(result.get("unreachable")) or (bool(result.get("failed")) and not result.get("items"))
+    unreachable = (bool(result.get("unreachable")) or result.get("status") == "unreachable"
+                   or (bool(result.get("failed")) and not result.get("items")))
     entry: dict[str, Any] = {
         "host": raw["host"], "site_name": raw.get("site_name") or "unknown-site",
         "platform": raw.get("platform") or "?", "unreachable": unreachable,
-        "error": (result.get("error") or result.get("msg") or "no answer") if unreachable else None,
+        "error": (result.get("error") or result.get("msg") or raw.get("error") or "no answer") if unreachable else None,
         "items": list(result.get("items") or []), "ignored": list(result.get("ignored") or []),
         "checks": list(result.get("checks") or []) + list(raw.get("extra_checks") or [])
         + (cert_checks(raw["client_cert"], warn_days) if raw.get("client_cert") and not unreachable else []),

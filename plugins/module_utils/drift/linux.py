@@ -2,7 +2,7 @@
 
 Runs inside ``stowpath.core.drift_linux`` over SSH, so standard library only. It reuses the push
 planner's building blocks (:mod:`..linux_gateway`: the device paths, the intended files with the
-device's own ``hostname`` kept, the nft include line, the swanctl runtime fingerprint recorded at the
+facility's own FRR sections carried along exactly as a push would, the nft include line, the swanctl runtime fingerprint recorded at the
 last push) and compares only what stowpath owns:
 
 * files: ``/etc/swanctl/conf.d/stowpath.conf`` and ``/etc/nftables.d/stowpath.nft`` (ours entirely),
@@ -137,7 +137,12 @@ def collect(run: Runner, artifacts: dict[str, str], paths: dict[str, str], state
                 result["backup"][fname] = m(_text(current[key]))
 
     # -- owned files ---------------------------------------------------------------------------
-    frr_intended = lg.keep_identity(artifacts["frr.conf"], current.get("frr"))
+    try:
+        frr_intended, owned = lg.frr_with_facility(run, artifacts["frr.conf"], current.get("frr"), state_dir,
+                                                   running=outputs["frr-running-config.conf"])
+    except lg.GatewayError as exc:
+        result["errors"].append(m(str(exc)))
+        frr_intended, owned = artifacts["frr.conf"], frr.Ownership(artifacts["frr.conf"])
     wanted = lg.intended_files(dict(artifacts, **{"frr.conf": frr_intended}), paths)
     sw_path, nft_path = paths["swanctl"], paths["nft"]
     if current.get("swanctl") != wanted[sw_path]:
@@ -163,7 +168,6 @@ def collect(run: Runner, artifacts: dict[str, str], paths: dict[str, str], state
                           "(the stowpath table would not survive a reboot)",
                           f"--- {paths['nft_main']} (device)\n+++ intended\n+{include}\n",
                           [f"echo '{include}' >> {paths['nft_main']}"], [f"intended, missing on the device: {include}"]))
-    owned = frr.owned_predicate(frr_intended)
     file_owned = frr.owned_text(_text(current.get("frr")), owned)
     want_owned = frr.owned_text(frr_intended, owned)
     if [x.strip() for x in file_owned] != [x.strip() for x in want_owned]:
@@ -188,7 +192,7 @@ def collect(run: Runner, artifacts: dict[str, str], paths: dict[str, str], state
         changes = frr.parse_reload(out)
     by_top: dict[str, list[frr.Change]] = {}
     for c in changes:
-        if owned(c.top):
+        if owned.owned_change(c):
             by_top.setdefault(c.top, []).append(c)
         else:
             result["ignored"].append(f"FRR running config: {c.op}{m(c.line.strip())} (under '{m(c.top)}', not a "
@@ -232,9 +236,9 @@ def collect(run: Runner, artifacts: dict[str, str], paths: dict[str, str], state
     loaded = lg.conn_names(listing)
     ours = intended_conns(artifacts["swanctl.conf"])
     missing = sorted(set(ours) - loaded)
-    stale = sorted(n for n in loaded - set(ours) if n.startswith("stowpath-"))
+    stale = sorted(n for n in loaded - set(ours) if n.startswith(lg.OWN_CONN_PREFIX))
     recorded_sw = lg.load_state(state_dir).get("runtime", {}).get("swanctl")
-    fingerprint_differs = bool(recorded_sw) and lg.sha(listing) != recorded_sw
+    fingerprint_differs = bool(recorded_sw) and lg.sha(lg.own_listing(listing)) != recorded_sw
     sw_file_drift = any(i["id"] == "drift.config.ipsec.swanctl_conf" for i in items)
     if missing or stale or (fingerprint_differs and not sw_file_drift):
         changes_sw = [f"intended, not loaded: {n}" for n in missing] + [f"loaded, not intended: {n}" for n in stale]
@@ -251,17 +255,6 @@ def collect(run: Runner, artifacts: dict[str, str], paths: dict[str, str], state
     if runtime and site:
         result["checks"] = runtime_checks(run, site)
 
-    # -- the facility's own FRR sections: kept when stowpath remediates --------------------------
-    keep, dropped = [], []
-    for b in frr.foreign_blocks(outputs["frr-running-config.conf"], frr_intended, owned):
-        text = "\n".join([b.key, *b.lines])
-        (keep if m(text) == text else dropped).append(text)
-    result["frr_keep"] = ("! not stowpath's: the facility's own FRR sections, kept by the drift remediation\n"
-                          + "\n".join(keep) + "\n!\n") if keep else ""
-    if dropped:
-        result["ignored"].append(f"{len(dropped)} FRR section(s) of the facility hold secrets and cannot be carried "
-                                 "through a remediation (frr-reload would remove them): "
-                                 + ", ".join(m(d.splitlines()[0]) for d in dropped))
     result["facts"]["elapsed_s"] = round(time.monotonic() - t0, 3)
     return result
 

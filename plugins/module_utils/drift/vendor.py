@@ -20,6 +20,7 @@ import re
 from typing import Any, Callable
 
 from ..platforms import get
+from ..redact import unmasked_secrets
 from ..transports.base import (
     AuthenticationError,
     ConnectError,
@@ -28,7 +29,7 @@ from ..transports.base import (
     TransportError,
     open_transport,
 )
-from ..transports.state import PushState, device_id
+from ..transports.state import DeviceBusyError, PushState, default_state_dir, device_key
 from .secrets import artifact_secrets, mask_marked
 
 Opener = Callable[[str, "str | None", ConnParams, "list[str] | None"], Transport]
@@ -42,9 +43,14 @@ def artifact_path(platform: str, transport: str | None, artifact_dir: str) -> st
     return os.path.join(artifact_dir, name)
 
 
-def previous_for(state_dir: str, conn: ConnParams, owner: str) -> str | None:
+def state_of(state_dir: str | None, conn: ConnParams, key: str | None = None) -> PushState:
+    """The push state (lock, journal, last applied) of the device: the same one gateway_push uses."""
+    return PushState(state_dir or default_state_dir(), device_key(key, conn.host, conn.port))
+
+
+def previous_for(state_dir: str | None, conn: ConnParams, owner: str, key: str | None = None) -> str | None:
     """What stowpath applied last to this device for ``owner`` (None: never, or for another owner)."""
-    applied = PushState(state_dir, device_id(conn.host, conn.port)).applied()
+    applied = state_of(state_dir, conn, key).applied()
     return applied["intended"] if applied and applied.get("owner") == owner else None
 
 
@@ -113,17 +119,32 @@ def split_sections(diff: str, commands: list[str]) -> list[tuple[str, str, list[
     return [(h, "\n".join(diffs[h]) + "\n", cmds.get(h, [])) for h in order]
 
 
-def collect(platform: str, transport: str | None, conn: ConnParams, intended_path: str, *, state_dir: str,
+def collect(platform: str, transport: str | None, conn: ConnParams, intended_path: str, *, state_dir: str | None,
             owner: str, secrets: list[str] | None = None, opener: Opener = open_transport,
-            backup: bool = True) -> dict[str, Any]:
-    """Back up the running configuration and compute the owned-section drift (nothing is changed)."""
+            backup: bool = True, key: str | None = None, lock_wait: float = 30.0) -> dict[str, Any]:
+    """Back up the running configuration and compute the owned-section drift (nothing is changed).
+
+    Takes the device's push lock (as gateway_push): a drift check never reads a device in the middle
+    of a push, and a push waits for the check."""
+    state = state_of(state_dir, conn, key)
+    try:
+        with state.lock(lock_wait):
+            return _collect(platform, transport, conn, intended_path, state=state, owner=owner, secrets=secrets,
+                            opener=opener, backup=backup)
+    except DeviceBusyError as exc:
+        return {"items": [], "ignored": [], "checks": [], "backup": {}, "facts": {}, "unreachable": False,
+                "errors": [f"{exc}: drift not checked"]}
+
+
+def _collect(platform: str, transport: str | None, conn: ConnParams, intended_path: str, *, state: PushState,
+             owner: str, secrets: list[str] | None, opener: Opener, backup: bool) -> dict[str, Any]:
     result: dict[str, Any] = {"items": [], "ignored": [], "checks": [], "backup": {}, "errors": [], "facts": {},
                               "unreachable": False}
     with open(intended_path, encoding="utf-8") as fh:
         intended = fh.read()
     known = artifact_secrets([intended]) + list(secrets or []) + conn.secrets()
-    previous = previous_for(state_dir, conn, owner)
-    state = PushState(state_dir, device_id(conn.host, conn.port))
+    applied = state.applied()
+    previous = applied["intended"] if applied and applied.get("owner") == owner else None
     pending = state.pending()
     if pending:
         result["facts"]["pending_push"] = f"push {pending.get('token')} ({pending.get('state')}) is not confirmed yet"
@@ -144,7 +165,13 @@ def collect(platform: str, transport: str | None, conn: ConnParams, intended_pat
     result["facts"]["transport"] = name
     if backup:
         ext = "xml" if name == "netconf" else "txt"
-        result["backup"][f"running-config.{ext}"] = mask_marked(t.mask(change.running), known)
+        text = mask_marked(t.mask(change.running), known)
+        left = unmasked_secrets(text)
+        if left:
+            result["errors"].append(f"backup not written: {len(left)} line(s) look like secrets but could not be "
+                                    f"masked ({'; '.join(left[:3])})")
+        else:
+            result["backup"][f"running-config.{ext}"] = text
     build = os.path.dirname(intended_path)
     how = {"netmiko": "configure terminal (then write memory after verification)",
            "netconf": f"edit-config merge of {build}/netconf.xml, commit confirmed",

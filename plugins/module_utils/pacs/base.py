@@ -100,6 +100,17 @@ def stow_and_base(url: str) -> tuple[str, str]:
     return stow, base
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def validate_spec(spec: DestinationSpec, min_timeout: int = VENDOR_MIN_TIMEOUT) -> list[str]:
     """Raise :class:`SpecError` for what must be refused; return warnings for what is merely unusual."""
     problems: list[str] = []
@@ -131,6 +142,9 @@ def validate_spec(spec: DestinationSpec, min_timeout: int = VENDOR_MIN_TIMEOUT) 
         problems.append("username and password go together (Basic auth needs both)")
     if spec.auth == "none":
         warnings.append("no authentication configured (neither mTLS nor Basic auth)")
+    if parts.scheme == "http" and (spec.username or spec.password) and not _loopback(parts.hostname or ""):
+        problems.append("Basic auth (username/password) needs an https:// url: credentials are never sent over plain "
+                        "http")
     if spec.client_cert and parts.scheme == "http":
         problems.append("mTLS (client_cert) needs an https:// url")
     for key in spec.http_headers:

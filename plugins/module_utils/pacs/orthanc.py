@@ -290,7 +290,7 @@ class OrthancDriver(PacsDriver):
         """Config edits that make Orthanc verify the cloud with ``desired.ca_file``."""
         if not self.config_path or not desired.ca_file:
             raise PacsError("managing the CA needs orthanc_config and ca_file")
-        return orthanc_config.plan_ca_edit(self.config_path, desired.ca_file, True)
+        return orthanc_config.plan_ca_merge(self.config_path, desired.ca_file, True)
 
     # ------------------------------------------------------------ PACS-driven send
 

@@ -195,6 +195,46 @@ def plan_ca_edit(path: str, ca_bundle: str, verify_peers: bool = True) -> dict[s
     return {f: (texts.get(f, ""), new_texts[f]) for f in new_texts if new_texts[f] != texts.get(f, "")}
 
 
+MERGED_BUNDLE = "orthanc-https-ca.pem"
+
+
+def _pem_certs(pem: str) -> list[str]:
+    return [m.group(0) for m in re.finditer(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", pem, re.S)]
+
+
+def plan_ca_merge(path: str, ca_file: str, verify_peers: bool = True) -> dict[str, tuple[str, str]]:
+    """Like :func:`plan_ca_edit`, but the vendor CA is *added* to the bundle Orthanc already trusts.
+
+    ``HttpsCACertificates`` is global: other HTTPS destinations of the PACS (other clouds, peers) rely on
+    it. When it names a readable bundle that lacks the vendor CA, the plan writes a merged bundle
+    (``orthanc-https-ca.pem`` beside ``ca_file``: the existing certificates, then the vendor's) and points
+    Orthanc at it; the original bundle is never modified. With no existing bundle, ``ca_file`` itself is used.
+    """
+    settings = load_settings(path)
+    current = settings.get(CA_KEY, ("", ""))[1] or ""
+    merged = os.path.join(os.path.dirname(os.path.abspath(ca_file)), MERGED_BUNDLE)
+    if not current or os.path.abspath(current) == os.path.abspath(ca_file):
+        return plan_ca_edit(path, ca_file, verify_peers)
+    try:
+        with open(current, encoding="ascii", errors="replace") as fh:
+            existing = _pem_certs(fh.read())
+        with open(ca_file, encoding="ascii", errors="replace") as fh:
+            vendor = _pem_certs(fh.read())
+    except OSError:
+        return plan_ca_edit(path, ca_file, verify_peers)  # nothing readable to keep
+    seen = {re.sub(r"\s+", "", c) for c in existing}
+    certs = existing + [c for c in vendor if re.sub(r"\s+", "", c) not in seen]
+    text = "".join(c.strip() + "\n" for c in certs)
+    edits = plan_ca_edit(path, merged, verify_peers)
+    old = ""
+    if os.path.exists(merged):
+        with open(merged, encoding="ascii", errors="replace") as fh:
+            old = fh.read()
+    if old != text:
+        edits[merged] = (old, text)
+    return edits
+
+
 def write_edits(edits: dict[str, tuple[str, str]]) -> None:
     """Write planned edits atomically, keeping each file's mode (new files: 0644)."""
     for f, (_, new) in edits.items():

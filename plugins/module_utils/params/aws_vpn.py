@@ -36,6 +36,15 @@ def _int(node: Element, path: str, where: str, source: str, required: bool = Tru
         raise SiteError(source, f"{where}/{path}", f"{text!r} is not a whole number", FIX_DOWNLOAD) from None
 
 
+def _bool(node: Element, path: str, where: str, source: str) -> bool | None:
+    text = _text(node, path, where, source, False)
+    if text is None:
+        return None
+    if text.strip().lower() not in ("true", "false"):
+        raise SiteError(source, f"{where}/{path}", f"{text!r} is not true or false", FIX_DOWNLOAD)
+    return text.strip().lower() == "true"
+
+
 def _inside(node: Element, side: str, where: str, source: str) -> str:
     ip = _text(node, f"{side}/tunnel_inside_address/ip_address", where, source)
     cidr = _text(node, f"{side}/tunnel_inside_address/network_cidr", where, source)
@@ -94,6 +103,8 @@ def parse_text(text: str, source: str) -> CloudParams:
                 dpd_interval=_int(node, "ipsec/dead_peer_detection/interval", where, source, required=False),
                 dpd_retries=_int(node, "ipsec/dead_peer_detection/retries", where, source, required=False),
                 tcp_mss=_int(node, "ipsec/tcp_mss_adjustment", where, source, required=False),
+                clear_df_bit=_bool(node, "ipsec/clear_df_bit", where, source),
+                fragment_before_encryption=_bool(node, "ipsec/fragmentation_before_encryption", where, source),
             )
         )
     with_bgp = {t.local_asn is not None for t in tunnels}

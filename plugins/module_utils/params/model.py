@@ -22,6 +22,8 @@ class TunnelParams:
     dpd_interval: int | None = None
     dpd_retries: int | None = None
     tcp_mss: int | None = None
+    clear_df_bit: bool | None = None  # clear the DF bit of the inner packet before encapsulation
+    fragment_before_encryption: bool | None = None
 
 
 @dataclass

@@ -16,7 +16,9 @@ A spec says:
 * how secrets look there (``mask``, ``extract_secrets``);
 * how to read the live state over each transport (``state``): tunnels and BGP in the neutral shapes of
   ``verify/model.py``;
-* the names of its tunnel/VIF interfaces (``link_interfaces``) and its algorithm spellings (``crypto``).
+* the names of its tunnel/VIF interfaces (``link_interfaces``) and its algorithm spellings (``crypto``);
+* optionally, what a change plan checks in the device's existing configuration (``preflight``) and the
+  connection variables a host needs (``connection_vars``).
 
 The module list below is static on purpose: Ansible ships a module's ``module_utils`` by following
 its import statements, so each platform is imported by name (lazily: a Linux gateway never loads
@@ -101,6 +103,12 @@ class PlatformSpec:
     xref: tuple[list[tuple[str, str]], list[tuple[str, str]]] | None = None  # (defines, references)
     site_section: str | None = None  # the site model's section for site_vars (``site.linux``, ``site.junos``)
     site_vars: Mapping[str, SiteVar] = field(default_factory=dict)
+    # pre-flight review of a change: ``preflight(running_text, intended_text, site)`` -> findings about the
+    # device's existing configuration (see plan/__init__.py); None: only the generic checks run
+    preflight: Callable[[str, str, Mapping[str, Any]], list[dict[str, Any]]] | None = None
+    # connection variables a host of this platform needs (validated by site.py): each entry is a tuple of
+    # alternatives, one of which must be set
+    connection_vars: tuple[tuple[str, ...], ...] = ()
 
     def transport(self, name: str | None = None) -> tuple[str, TransportSpec]:
         """The transport ``name`` (default: the platform's), or a clear error naming the valid ones."""

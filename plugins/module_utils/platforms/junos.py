@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from ..redact import MASK
+from ..redact import MASK, mask_with
 
 PLATFORM = "junos"
 JUNOS_SECRET = re.compile(r'"?\$9\$[^"\s;]+"?')
@@ -28,6 +28,15 @@ OWNED = (
 )
 
 
+# Junos forms (brace, set and XML): $9$/$1$/$6$ strings, keys, secrets, SNMP communities.
+SECRET_RULES = [
+    re.compile(r"(\b(?:ascii-text|hexadecimal|authentication-key|secret|encrypted-password|pre-shared-key"
+               r"(?:[ \t]+ascii-text)?|key)[ \t]+)(\"[^\"]*\"|[^\s;\"]+)"),
+    re.compile(r"(\bsnmp[ \t]+community[ \t]+|\bcommunity[ \t]+)(?=\S*[ \t]*(?:\{|authorization|clients|$))(\S+)", re.M),
+    re.compile(r"(<(?:ascii-text|hexadecimal|authentication-key|secret|encrypted-password|key)>)([^<]+)"),
+    re.compile(r"()(\"?\$[169]\$[^\"\s;<]+\"?)"),
+]
+
 CLI_SECRET = re.compile(r'(\b(?:ascii-text|hexadecimal|authentication-key)\s+)("[^"]*"|\S+?)(;|\s|$)')
 
 
@@ -42,7 +51,7 @@ def mask(text: str, secrets: Iterable[str] = ()) -> str:
     text = CLI_SECRET.sub(lambda m: m.group(1) + (f'"{MASK}"' if m.group(2).startswith('"') else MASK) + m.group(3),
                           text)
     text = SECRET_COMMENT.sub("", text)
-    return SECRET_XML.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+    return mask_with(SECRET_XML.sub(lambda m: m.group(1) + MASK + m.group(3), text), (), SECRET_RULES)
 
 
 def extract_secrets(text: str) -> list[str]:
@@ -55,7 +64,7 @@ def extract_secrets(text: str) -> list[str]:
 # Junos XML -> CLI spelling rules: list elements whose name the CLI omits under their parent, and
 # leaves the CLI writes positionally (without their element name).
 CLI_OMITTED_LIST = {("interfaces", "interface"), ("routing-instances", "instance")}
-CLI_POSITIONAL = {("address", "ip-prefix")}
+CLI_POSITIONAL = {("address", "ip-prefix"), ("local-preference", "local-preference")}
 
 
 def _local(tag: Any) -> str:
@@ -176,7 +185,7 @@ XREF_REFERENCES = [
     ("ipsec-policy", r"^set security ipsec vpn \S+ ike ipsec-policy (\S+)$"),
     ("st0", r"^set security ipsec vpn \S+ bind-interface st0\.(\d+)$"),
     ("st0", r"^set security zones security-zone \S+ interfaces st0\.(\d+)$"),
-    ("policy-statement", r"^set protocols bgp group \S+ (?:import|export) (\S+)$"),
+    ("policy-statement", r"^set protocols bgp group \S+(?: neighbor \S+)? (?:import|export) (\S+)$"),
     ("address", r"^set security address-book global address-set \S+ address (\S+)$"),
     ("address-set", r"^set security policies .* match (?:source|destination)-address (stowpath-\S+)$"),
 ]
@@ -257,6 +266,7 @@ def _spec() -> Any:
         site_vars={"junos_lan_zone": SiteVar("lan_zone", "trust", "zone"),
                    "junos_wan_zone": SiteVar("wan_zone", "untrust", "zone"),
                    "junos_vpn_zone": SiteVar("vpn_zone", "stowpath-cloud", "zone")},
+        connection_vars=(("gateway_username",), ("gateway_password", "gateway_key_file")),
     )
 
 

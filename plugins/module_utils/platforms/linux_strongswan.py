@@ -18,6 +18,9 @@ Run = Callable[[list[str]], "tuple[int, str, str]"]
 LIST_SAS = ["swanctl", "--list-sas", "--raw"]
 LIST_CONNS = ["swanctl", "--list-conns", "--raw"]
 TUNNEL_INTERFACE = "ipsec0"
+# Production data plane: one XFRM interface per tunnel (if_id = the tunnel's interface number).
+XFRM_PREFIX = "xfrm-"
+XFRM_MTU = 1436
 
 _TOKEN = re.compile(r"[{}\[\]]|[^\s{}\[\]]+")
 
@@ -277,11 +280,21 @@ def read_bgp(query: Any, exp: dict[str, Any]) -> dict[str, Any]:
     return collect_bgp(_runner(query), addrs)
 
 
+def xfrm_interface(tunnel: Any) -> str:
+    """The XFRM interface of one tunnel (kernel data plane)."""
+    return f"{XFRM_PREFIX}{tunnel['name']}"
+
+
 def link_interfaces(site: Any) -> list[str]:
-    """The route interface of the tunnels (kernel-libipsec's TUN device) or the DX VLAN interface."""
+    """The route interfaces of the tunnels (one XFRM interface per tunnel with the kernel data plane,
+    kernel-libipsec's TUN device with libipsec) or the DX VLAN interface."""
     if site.get("connection_type") == "dx" or site.get("dx"):
         return [str((site.get("dx") or {}).get("vlan_interface") or "")]
-    return [str((site.get("linux") or {}).get("tunnel_interface") or TUNNEL_INTERFACE)]
+    linux = site.get("linux") or {}
+    # a site model without the key predates the kernel data plane: it has the libipsec layout
+    if linux.get("ipsec_dataplane", "libipsec") == "kernel" and site.get("tunnels"):
+        return [xfrm_interface(t) for t in site["tunnels"]]
+    return [str(linux.get("tunnel_interface") or TUNNEL_INTERFACE)]
 
 
 def mask(text: str, secrets: Any = ()) -> str:
@@ -310,8 +323,9 @@ def _spec() -> Any:
                 "ike_integrity": {i: i for i in INTEGRITY}, "esp_integrity": {i: i for i in INTEGRITY},
                 "dh": dict(DH_NAMES)},
         site_section="linux",
-        site_vars={"linux_tunnel_interface": SiteVar("tunnel_interface", TUNNEL_INTERFACE, "interface"),
-                   "ipsec_udp_encap": SiteVar("udp_encap", True, "bool")},
+        site_vars={"linux_ipsec_dataplane": SiteVar("ipsec_dataplane", "kernel", "dataplane"),
+                   "linux_tunnel_interface": SiteVar("tunnel_interface", TUNNEL_INTERFACE, "interface"),
+                   "ipsec_udp_encap": SiteVar("udp_encap", None, "bool")},
     )
 
 

@@ -22,7 +22,9 @@ DEVICE_ARGS: dict[str, dict[str, Any]] = {
     "device_type": {"type": "str", "default": "cisco_ios"},
     "napalm_driver": {"type": "str"},
     "napalm_optional_args": {"type": "dict"},
-    "hostkey_verify": {"type": "bool", "default": False},
+    "hostkey_verify": {"type": "bool", "default": True},
+    "known_hosts": {"type": "path"},
+    "wan_acl_policy": {"type": "str", "choices": ["stop", "merge"], "default": "stop"},
     "secrets": {"type": "list", "elements": "str", "no_log": True},
 }
 
@@ -48,5 +50,6 @@ def connection(p: dict[str, Any]) -> tuple[Any, str, ConnParams]:
         key_file=p.get("key_file"), enable_secret=p.get("enable_secret"), timeout=p.get("timeout") or 20,
         options={"device_type": p.get("device_type") or "cisco_ios", "cli_read_timeout": p.get("command_timeout") or 15,
                  "napalm_driver": p.get("napalm_driver"), "optional_args": p.get("napalm_optional_args") or {},
-                 "hostkey_verify": bool(p.get("hostkey_verify"))})
+                 "hostkey_verify": p.get("hostkey_verify") is not False, "known_hosts": p.get("known_hosts"),
+                 "wan_acl_policy": p.get("wan_acl_policy") or "stop"})
     return spec, transport, conn

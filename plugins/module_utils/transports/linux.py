@@ -69,6 +69,9 @@ class LinuxTransport(Transport):
     def apply(self, change: Change, confirm_timeout: int, token: str) -> dict[str, Any]:
         try:
             backup_id = lg.apply(self.run, change.payload, self.paths, self.state_dir)
+        except lg.RollbackFailedError as exc:
+            raise TransportError(f"{self.mask(str(exc))}; the gateway may hold a partial configuration: inspect it",
+                                 rolled_back=False) from None
         except lg.GatewayError as exc:
             raise DeviceRejectedError(f"{self.mask(str(exc))} (the previous configuration was restored)",
                                       rolled_back=True) from None
@@ -79,7 +82,8 @@ class LinuxTransport(Transport):
         return None
 
     def rollback(self, pending: dict[str, Any]) -> str:
-        backup_id = pending.get("backup_id") or self._backup_since(float(pending.get("created", 0)))
+        backup_id = (pending.get("backup_id") or lg.interrupted(self.state_dir)
+                     or self._backup_since(float(pending.get("created", 0))))
         if not backup_id:
             return "nothing had been written yet (no snapshot of this push)"
         try:

@@ -4,8 +4,18 @@
   ``netconf.xml`` with ``replace="replace"`` on stowpath's stanzas), ``compare_config()`` -- the
   device's own diff -- then ``discard_config()``;
 * apply: load again, ``commit_config(revert_in=N)`` (Junos ``commit confirmed``);
-* confirm: ``confirm_commit()``; rollback: ``rollback()``; the device reverts by itself after N seconds
-  if nothing confirms (lost connection included).
+* confirm: ``confirm_commit()``; the device reverts by itself after N seconds if nothing confirms
+  (lost connection included). N (``revert_in``) is the confirm timeout rounded up to whole minutes
+  (Junos and IOS count the timer in minutes).
+* rollback / recover: only while the device still has the commit pending (``has_pending_commit()``).
+  Junos' ``rollback 1`` after the device already reverted at the timer would load the failed change
+  again and make it permanent, so a device that has no pending commit is left alone, and a device
+  whose pending state cannot be read is left to its own timer (never a blind ``rollback``).
+  Close to the timer, the rollback waits for the timer instead of racing it.
+* every NAPALM/PyEZ failure (commit error, RPC timeout, commit-confirm error, lost connection, a
+  feature the driver lacks) ends as a :class:`TransportError` with the candidate discarded.
+* the ``ios`` driver: no commit message (it raises NotImplementedError), ``revert_in`` 60..7200 s and
+  the device's ``archive`` feature are required (``configure replace ... revert timer``).
 
 Options (``ConnParams.options``): ``napalm_driver`` (default junos / ios), ``optional_args`` (passed to
 the driver; for the ``mock`` driver: ``{"path": recorded-answers-dir}``).
@@ -13,7 +23,9 @@ the driver; for the ``mock`` driver: ``{"path": recorded-answers-dir}``).
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from typing import Any
 
 from .base import (
@@ -27,6 +39,23 @@ from .base import (
     TransportError,
 )
 from .netconf import mark_replace
+
+#: Seconds before the device's own timer during which a rollback waits for the timer instead.
+TIMER_MARGIN_S = 30.0
+#: Drivers whose ``commit_config`` takes no commit message.
+NO_MESSAGE_DRIVERS = frozenset({"ios"})
+#: The longest commit-confirmed timer the driver accepts (IOS: 120 minutes).
+MAX_REVERT_S = {"ios": 7200}
+
+
+def revert_in(confirm_timeout: int, driver: str = "junos") -> int:
+    """The commit-confirmed timer NAPALM accepts: whole minutes, at least one, at most the driver's cap."""
+    seconds = max(60, int(math.ceil(max(int(confirm_timeout), 1) / 60.0)) * 60)
+    cap = MAX_REVERT_S.get(driver)
+    if cap and seconds > cap:
+        raise TransportError(f"the NAPALM {driver} driver accepts a confirm timeout of at most {cap} s "
+                             f"({confirm_timeout} s asked); nothing was changed")
+    return seconds
 
 
 class NapalmTransport(Transport):
@@ -77,8 +106,13 @@ class NapalmTransport(Transport):
             msg = self.mask(str(exc))
             raise DeviceRejectedError(f"the device rejected the candidate: {msg} (discarded, nothing committed)",
                                       msg, rolled_back=True) from None
-        except self.nx.ConnectionClosedException as exc:
-            raise ConnectionLostError(f"connection lost while loading the candidate: {self.mask(str(exc))}") from None
+        except (self.nx.ConnectionClosedException, OSError, EOFError, *self._timeouts()) as exc:
+            raise ConnectionLostError(f"connection lost while loading the candidate ({type(exc).__name__}: "
+                                      f"{self.mask(str(exc))}); nothing was committed") from None
+        except Exception as exc:  # noqa: BLE001 - any other driver/PyEZ error
+            self._discard()
+            raise TransportError(f"loading the candidate failed ({type(exc).__name__}: {self.mask(str(exc))}); "
+                                 "candidate discarded, nothing committed") from None
 
     def _discard(self) -> None:
         try:
@@ -120,19 +154,38 @@ class NapalmTransport(Transport):
 
     def apply(self, change: Change, confirm_timeout: int, token: str) -> dict[str, Any]:
         payload, mode = change.payload
+        seconds = revert_in(confirm_timeout, self.driver_name)
         self._load(payload, mode)
+        kwargs: dict[str, Any] = {"revert_in": seconds}
+        if self.driver_name not in NO_MESSAGE_DRIVERS:
+            kwargs["message"] = f"stowpath push {token}"
+        lost = (self.nx.ConnectionClosedException, OSError, EOFError, *self._timeouts())
         try:
-            self.dev.commit_config(message=f"stowpath push {token}", revert_in=int(confirm_timeout))
-        except self.nx.CommitError as exc:
+            self.dev.commit_config(**kwargs)
+        except (self.nx.CommitError, self.nx.CommitConfirmException, NotImplementedError) as exc:
             self._discard()
-            msg = self.mask(str(exc))
+            msg = self.mask(str(exc) or type(exc).__name__)
             raise DeviceRejectedError(f"the commit failed on the device: {msg} (candidate discarded, running "
                                       "unchanged)", msg, rolled_back=True) from None
-        except (self.nx.ConnectionClosedException, OSError) as exc:
+        except lost as exc:
+            self._discard()
             raise ConnectionLostError(
-                f"connection lost during the commit ({self.mask(str(exc))}); if the commit reached the device it "
-                f"reverts by itself after {confirm_timeout} s") from None
-        return {}
+                f"connection lost during the commit ({type(exc).__name__}: {self.mask(str(exc))}); if the commit "
+                f"reached the device it reverts by itself after {seconds} s") from None
+        except Exception as exc:  # noqa: BLE001 - any other driver/PyEZ error: the outcome on the device is unknown
+            self._discard()
+            raise TransportError(
+                f"the commit failed ({type(exc).__name__}: {self.mask(str(exc))}); candidate discarded; if the commit "
+                f"reached the device it reverts by itself after {seconds} s, and the next run checks it") from None
+        return {"revert_in": seconds}
+
+    def _timeouts(self) -> tuple[type[BaseException], ...]:
+        try:
+            from jnpr.junos.exception import ConnectClosedError, RpcTimeoutError
+
+            return (RpcTimeoutError, ConnectClosedError)
+        except ImportError:
+            return ()
 
     def confirm(self, pending: dict[str, Any]) -> None:
         try:
@@ -140,28 +193,54 @@ class NapalmTransport(Transport):
         except self.nx.CommitConfirmException as exc:
             raise ConfirmExpiredError(f"no commit to confirm: the device reverted at the timeout "
                                       f"({self.mask(str(exc))})", rolled_back=True) from None
-        except self.nx.CommitError as exc:
-            raise TransportError(f"confirm_commit failed: {self.mask(str(exc))}") from None
-        except self.nx.ConnectionClosedException as exc:
-            raise ConnectionLostError(f"connection lost while confirming: {self.mask(str(exc))}; the device reverts "
-                                      "at the timeout") from None
+        except (self.nx.ConnectionClosedException, OSError, EOFError, *self._timeouts()) as exc:
+            raise ConnectionLostError(f"connection lost while confirming ({type(exc).__name__}: "
+                                      f"{self.mask(str(exc))}); the device reverts at the timeout") from None
+        except Exception as exc:  # noqa: BLE001 - CommitError and anything else the driver raises
+            raise TransportError(f"confirm_commit failed ({type(exc).__name__}: {self.mask(str(exc))}); the device "
+                                 "reverts at the timeout unless a later confirm succeeds") from None
 
-    def rollback(self, pending: dict[str, Any]) -> str:
+    def _pending_on_device(self) -> bool | None:
+        """Does the device still hold an unconfirmed commit? None: it cannot be told."""
+        try:
+            return bool(self.dev.has_pending_commit())
+        except Exception:  # noqa: BLE001 - drivers without support, RPC errors, lost sessions
+            return None
+
+    def _undo(self, pending: dict[str, Any], *, explicit: bool) -> str:
+        deadline = float(pending.get("deadline") or 0)
+        on_device = self._pending_on_device()
+        left = deadline - time.time()
+        if on_device and 0 < left <= TIMER_MARGIN_S:
+            time.sleep(left + 5)
+            on_device = self._pending_on_device()
+        if on_device is False:
+            return ("the device has no pending commit: it already reverted by itself at the commit-confirmed timer "
+                    "(nothing sent; a rollback now would re-apply the failed change)")
+        if on_device is None:
+            if time.time() >= deadline > 0:
+                return ("the commit-confirmed timer has passed, so the device reverted by itself (its pending state "
+                        "cannot be read; no rollback sent, which could re-apply the failed change)")
+            raise TransportError(
+                f"cannot tell whether {self.conn.host} still has the commit pending, so no rollback was sent (after "
+                f"the timer a rollback would make the failed change permanent); the device reverts by itself at the "
+                f"timer in {max(0, int(left))} s" + ("" if not explicit else "; the journal is kept for the next run"))
         try:
             self.dev.rollback()
-        except self.nx.ConnectionClosedException as exc:
-            raise ConnectionLostError(f"connection lost during rollback: {self.mask(str(exc))}; the device reverts "
-                                      "at the commit-confirmed timeout anyway") from None
-        return f"NAPALM rollback() on {self.driver_name}: previous configuration restored"
+        except (self.nx.ConnectionClosedException, OSError, EOFError, *self._timeouts()) as exc:
+            raise ConnectionLostError(f"connection lost during rollback ({type(exc).__name__}: {self.mask(str(exc))})"
+                                      "; the device reverts at the commit-confirmed timer anyway") from None
+        except Exception as exc:  # noqa: BLE001 - CommitError and anything else the driver raises
+            self._discard()
+            raise TransportError(f"the rollback failed ({type(exc).__name__}: {self.mask(str(exc))}); candidate "
+                                 "discarded; the device reverts at the commit-confirmed timer") from None
+        return f"NAPALM rollback() on {self.driver_name} of the pending commit: previous configuration restored"
+
+    def rollback(self, pending: dict[str, Any]) -> str:
+        return self._undo(pending, explicit=True)
 
     def recover(self, pending: dict[str, Any]) -> str:
-        try:
-            pending_on_device = self.dev.has_pending_commit()
-        except Exception:  # noqa: BLE001 - drivers without support
-            pending_on_device = True
-        if not pending_on_device:
-            return "the device had already reverted by itself (commit-confirmed timeout)"
-        return self.rollback(pending)
+        return self._undo(pending, explicit=False)
 
     def query(self, queries: list[str]) -> dict[str, Any]:
         """``getter:NAME[:ARG]`` calls the NAPALM getter (its dict is the answer); anything else is a

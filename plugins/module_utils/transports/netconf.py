@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import tempfile
 from typing import Any
 
+from . import hostkeys
 from .base import (
     AuthenticationError,
     Change,
@@ -44,7 +46,8 @@ def _local(tag: Any) -> str:
 def _parse(xml: str | bytes) -> Any:
     from lxml import etree
 
-    parser = etree.XMLParser(remove_blank_text=True, remove_comments=True, resolve_entities=False, no_network=True)
+    parser = etree.XMLParser(remove_blank_text=True, remove_comments=True, resolve_entities=False, no_network=True,
+                             load_dtd=False, huge_tree=False)
     return etree.fromstring(xml.encode() if isinstance(xml, str) else xml, parser=parser)
 
 
@@ -128,6 +131,60 @@ def extract_secrets(payload: str) -> list[str]:
     return [m.group(2) for m in SECRET_LEAVES.finditer(payload)]
 
 
+def _child(element: Any, tag: str) -> Any:
+    return next((c for c in element if isinstance(c.tag, str) and _local(c.tag) == tag), None)
+
+
+def _acl_bindings(root: Any) -> dict[tuple[str, str, str], Any]:
+    """``{(interface type, name, in|out): <in>/<out> element}`` of every ``ip access-group`` binding."""
+    found: dict[tuple[str, str, str], Any] = {}
+    for group in root.iter():
+        if not isinstance(group.tag, str) or _local(group.tag) != "access-group":
+            continue
+        ip = group.getparent()
+        iface = ip.getparent() if ip is not None else None
+        name = _child(iface, "name") if iface is not None else None
+        if ip is None or _local(ip.tag) != "ip" or name is None:
+            continue
+        for direction in group:
+            acl = _child(direction, "acl") if isinstance(direction.tag, str) else None
+            acl_name = _child(acl, "acl-name") if acl is not None else None
+            if acl_name is not None and (acl_name.text or "").strip():
+                found[(_local(iface.tag), (name.text or "").strip(), _local(direction.tag))] = direction
+    return found
+
+
+def _acl_name(direction: Any) -> str:
+    return (_child(_child(direction, "acl"), "acl-name").text or "").strip()
+
+
+def guard_facility_acls(payload: str, running: str, previous: str | None) -> tuple[str, list[str], list[str]]:
+    """Never replace an ACL the facility bound on an interface of the payload (the WAN interface).
+
+    A binding in ``running`` that stowpath did not make (not ``STOWPATH-*``, not in the ``previous``
+    payload) is a conflict, and stowpath's binding for that direction is taken out of the payload (so
+    neither merge nor replace rebinds it). Returns (payload, conflicts, notes)."""
+    from lxml import etree
+
+    root = _parse(payload)
+    have = _acl_bindings(_parse(running))
+    before = _acl_bindings(_parse(as_config(previous))) if previous else {}
+    conflicts: list[str] = []
+    notes: list[str] = []
+    for key, direction in _acl_bindings(root).items():
+        ours, theirs = _acl_name(direction), (_acl_name(have[key]) if key in have else "")
+        if not theirs or theirs == ours or theirs.startswith("STOWPATH-"):
+            continue
+        if key in before and _acl_name(before[key]) == theirs:
+            continue
+        iface = f"interface {key[0]}{key[1]}"
+        conflicts.append(f"{iface}: ip access-group {theirs} {key[2]} (the facility's ACL; stowpath would bind "
+                         f"{ours} instead: add stowpath's entries from {ours} to {theirs}, then push again)")
+        notes.append(f"{iface} keeps the facility's ACL {theirs} ({key[2]}): not replaced")
+        direction.getparent().remove(direction)
+    return etree.tostring(root, encoding="unicode"), conflicts, notes
+
+
 class NetconfTransport(Transport):
     name = "netconf"
     device_side_rollback = True
@@ -139,17 +196,24 @@ class NetconfTransport(Transport):
         self.data = spec.netconf
         from ncclient import manager
         from ncclient.transport.errors import AuthenticationError as NcAuthError
-        from ncclient.transport.errors import SSHError
+        from ncclient.transport.errors import SSHError, SSHUnknownHostError
         from ncclient.transport.errors import TransportError as NcTransportError
 
         c = conn
+        verify = bool(c.options.get("hostkey_verify", False))
+        known_hosts = c.options.get("known_hosts") or None
         try:
-            self.m = manager.connect(
-                host=c.host, port=c.port, username=c.username, password=c.password,
-                key_filename=c.key_file, allow_agent=False, look_for_keys=False,
-                hostkey_verify=bool(c.options.get("hostkey_verify", False)), timeout=c.timeout,
-                device_params={"name": c.options.get("device_handler", self.data["device"])},
-            )
+            with tempfile.TemporaryDirectory(prefix="stowpath-nc-") as workdir:
+                self.m = manager.connect(
+                    host=c.host, port=c.port, username=c.username, password=c.password,
+                    key_filename=c.key_file, allow_agent=False, look_for_keys=False, timeout=c.timeout,
+                    device_params={"name": c.options.get("device_handler", self.data["device"])},
+                    **hostkeys.ncclient_kwargs(known_hosts, verify, workdir),
+                )
+        except SSHUnknownHostError:
+            raise (hostkeys.check(c.host, c.port, known_hosts, c.timeout)
+                   or hostkeys.HostKeyError(f"SSH host key of {hostkeys.host_entry(c.host, c.port)} is not "
+                                            "trusted (known_hosts)")) from None
         except NcAuthError:
             raise AuthenticationError(f"NETCONF authentication failed for {c.username}@{c.host}:{c.port} "
                                       "(not retried: check the credentials)") from None
@@ -225,6 +289,7 @@ class NetconfTransport(Transport):
             with self.m.locked("candidate"):
                 self.m.discard_changes()
                 before = self._get("running")
+                payload, acl_conflicts, notes = guard_facility_acls(payload, before, previous)
                 try:
                     self.m.edit_config(target="candidate", config=payload, default_operation="merge")
                 except RPCError as exc:
@@ -248,16 +313,18 @@ class NetconfTransport(Transport):
         commands += [f"delete {key}" for key in eb if key not in ea]
         if lines and not commands:
             commands.append("update (other leaves)")
-        conflicts: list[str] = []
+        conflicts: list[str] = list(acl_conflicts)
         if mode == "merge":
-            prev = entries(_parse(as_config(previous)), self.data["owned"]) if previous else {}
+            # last-applied records are masked: compare what stowpath applied with the masked device entry
+            prev = entries(_parse(self.mask(as_config(previous))), self.data["owned"]) if previous else {}
+            eb_masked = entries(_parse(self.mask(before)), self.data["owned"]) if previous else {}
             for key in entries(_parse(payload), self.data["owned"]):
                 if key in eb and key in ea and _canonical(eb[key]) != _canonical(ea[key]):
-                    if key not in prev or _canonical(prev[key]) != _canonical(eb[key]):
+                    if key not in prev or _canonical(prev[key]) != _canonical(eb_masked.get(key, eb[key])):
                         conflicts.append(key)
         return Change(text_diff=self.mask("\n".join(lines) + ("\n" if lines else "")),
                       commands=[self.mask(c) for c in commands], payload=payload, conflicts=conflicts,
-                      scope=sorted(ea), running=before)
+                      notes=notes, scope=sorted(ea), running=before)
 
     def apply(self, change: Change, confirm_timeout: int, token: str) -> dict[str, Any]:
         from ncclient.operations import RPCError

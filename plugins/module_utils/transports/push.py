@@ -12,6 +12,7 @@ import os
 import time
 from typing import Any, Callable
 
+from ..redact import UnmaskedSecretError
 from .base import (
     ConfirmExpiredError,
     ConflictError,
@@ -22,7 +23,17 @@ from .base import (
     TransportError,
     open_transport,
 )
-from .state import DeviceBusyError, PushState, describe, device_id, expired, new_token
+from .state import (
+    DeviceBusyError,
+    JournalKeyError,
+    PushState,
+    default_state_dir,
+    describe,
+    device_key,
+    expired,
+    new_token,
+    same_intended,
+)
 
 Opener = Callable[[str, "str | None", ConnParams, "list[str] | None"], Transport]
 
@@ -48,10 +59,16 @@ def read_intended(path: str) -> str:
         return fh.read()
 
 
+def state_for(state_dir: str | None, conn: ConnParams, key: str | None = None,
+              journal_key: str | None = None) -> PushState:
+    """The push state of one device: keyed by ``key`` (inventory_hostname), else host_port."""
+    return PushState(state_dir or default_state_dir(), device_key(key, conn.host, conn.port), key_file=journal_key)
+
+
 def push(platform: str, transport: str | None, conn: ConnParams, intended_path: str | None, *, mode: str = "merge",
          confirm_timeout: int = 120, state_dir: str, owner: str, check_mode: bool = False,
          secrets: list[str] | None = None, lock_wait: float = 30.0, opener: Opener = open_transport,
-         intended: Any = None) -> dict[str, Any]:
+         intended: Any = None, key: str | None = None, journal_key: str | None = None) -> dict[str, Any]:
     """Compute the change and, unless ``check_mode``, apply it as a commit-confirmed push.
 
     The intended configuration is the file ``intended_path`` or, for transports that take several
@@ -60,11 +77,12 @@ def push(platform: str, transport: str | None, conn: ConnParams, intended_path: 
     result = _base_result(transport, platform)
     if intended is None:
         intended = read_intended(intended_path or "")
-    state = PushState(state_dir, device_id(conn.host, conn.port))
     t0 = time.monotonic()
     try:
+        state = state_for(state_dir, conn, key, journal_key)
         with state.lock(lock_wait):
             t = opener(platform, transport, conn, secrets)
+            state.mask = t.mask
             result["transport"] = t.name
             result["timings"]["connect_s"] = round(time.monotonic() - t0, 3)
             try:
@@ -82,7 +100,7 @@ def push(platform: str, transport: str | None, conn: ConnParams, intended_path: 
                         f"were not written by stowpath for {owner}: {', '.join(change.conflicts)}. Nothing was "
                         "changed. Rename/remove them on the device, or run with mode=replace to overwrite them")
                 if not change.changed:
-                    if applied is None or applied.get("intended") != intended:
+                    if not same_intended(applied, intended) or (applied or {}).get("owner") != owner:
                         if not check_mode:
                             state.write_applied(owner, intended)
                     return result
@@ -106,14 +124,17 @@ def push(platform: str, transport: str | None, conn: ConnParams, intended_path: 
                     raise
                 result["timings"]["apply_s"] = round(time.monotonic() - t2, 3)
                 journal.update(extra)
-                journal.update(state="applied", deadline=time.time() + confirm_timeout)
+                journal.update(state="applied", deadline=time.time() + int(extra.get("revert_in") or confirm_timeout))
                 state.write_pending(journal)
                 result.update(token=token, deadline=journal["deadline"])
                 return result
             finally:
                 t.close()
-    except DeviceBusyError as exc:
+    except (DeviceBusyError, JournalKeyError) as exc:
         raise PushError(str(exc), result) from None
+    except UnmaskedSecretError as exc:
+        result["failure"] = "secret_at_rest"
+        raise PushError(f"{exc} (the journal could not be written without a secret in clear)", result) from None
     except TransportError as exc:
         result["failure"] = exc.kind
         result["rolled_back"] = exc.rolled_back
@@ -147,15 +168,16 @@ def _recover_if_needed(t: Transport, state: PushState, result: dict[str, Any], c
 
 def finish(action: str, platform: str, transport: str | None, conn: ConnParams, token: str | None, *,
            state_dir: str, owner: str, check_mode: bool = False, secrets: list[str] | None = None,
-           lock_wait: float = 30.0, opener: Opener = open_transport) -> dict[str, Any]:
+           lock_wait: float = 30.0, opener: Opener = open_transport, key: str | None = None,
+           journal_key: str | None = None) -> dict[str, Any]:
     """``action`` confirm or rollback of the push named by ``token``."""
     result = _base_result(transport, platform)
     result["token"] = token
     if not token:
         result["notes"].append(f"nothing to {action}: the push made no change")
         return result
-    state = PushState(state_dir, device_id(conn.host, conn.port))
     try:
+        state = state_for(state_dir, conn, key, journal_key)
         with state.lock(lock_wait):
             pending = state.pending()
             if not pending or pending.get("token") != token:
@@ -165,6 +187,7 @@ def finish(action: str, platform: str, transport: str | None, conn: ConnParams, 
                 result["changed"] = True
                 return result
             t = opener(platform, transport or pending.get("transport"), conn, secrets)
+            state.mask = t.mask
             result["transport"] = t.name
             try:
                 if action == "rollback":
@@ -180,13 +203,14 @@ def finish(action: str, platform: str, transport: str | None, conn: ConnParams, 
                         f"the change is rolled back ({how})", rolled_back=True)
                 t.confirm(pending)
                 state.clear_pending()
-                state.write_applied(pending.get("owner", owner), pending.get("intended", ""))
+                state.write_applied(pending.get("owner", owner), pending.get("intended", ""),
+                                    sha=(pending.get("sha256") or {}).get("intended"))
                 result["changed"] = True
                 result["message"] = t.confirm_message
                 return result
             finally:
                 t.close()
-    except DeviceBusyError as exc:
+    except (DeviceBusyError, JournalKeyError, UnmaskedSecretError) as exc:
         raise PushError(str(exc), result) from None
     except TransportError as exc:
         if isinstance(exc, ConfirmExpiredError):

@@ -27,6 +27,12 @@ def _covered(prefix: str, wanted: str) -> bool:
     return a.version == b.version and a.subnet_of(b)  # type: ignore[arg-type]
 
 
+def _carries(prefix: str, wanted: str) -> bool:
+    """A route for ``prefix`` carries (part of) ``wanted``: it covers it or lies inside it."""
+    a, b = _net(prefix), _net(wanted)
+    return a.version == b.version and (a.subnet_of(b) or b.subnet_of(a))  # type: ignore[arg-type]
+
+
 def _state_cause(state: str | None, ctype: str, addr: str) -> tuple[str, str]:
     base = STATE_CAUSES.get(str(state), f"the session is {state}")
     if ctype == "dx":
@@ -75,14 +81,19 @@ def evaluate_bgp(exp: dict[str, Any], observed: dict[str, Any], duration_s: floa
         else:
             checks.append(check(f"network.bgp.{name}", "network", title, "pass", duration_s, detail))
             got = observed.get("received", {}).get(addr, [])
-            missing = [w for w in exp.get("receive", []) if not any(_covered(p, w) for p in got)]
-            rdetail = {"neighbor": addr, "received": got, "expected": exp.get("receive", []), "missing": missing}
+            missing = [w for w in exp.get("receive", []) if not any(_carries(p, w) for p in got)]
+            accepts = exp.get("accept") or []
+            rdetail = {"neighbor": addr, "received": got, "expected": exp.get("receive", []), "missing": missing,
+                       "inbound_filter_accepts": accepts}
             checks.append(check(
                 f"network.bgp.{name}.received", "network", f"Cloud prefixes received from {addr}",
                 "fail" if missing else "pass", duration_s, rdetail,
-                f"route missing: {', '.join(missing)} not received from {addr} (cloud not advertising it, or "
-                "an inbound filter rejects it)" if missing else None,
-                "check the accepted prefixes against the vendor's DICOMweb CIDRs" if missing else None))
+                f"route missing: {', '.join(missing)} not received from {addr} in any accepted prefix that covers "
+                "it (the cloud does not advertise it, or the inbound filter (route-map/prefix-list *FROM-CLOUD*, Junos stowpath-import) "
+                f"rejects what it advertises; the filter accepts {', '.join(accepts) or 'nothing'})"
+                if missing else None,
+                "compare what the cloud advertises (often the VPC CIDR, a supernet of the DICOMweb range) with "
+                "accept_prefixes / accept_min_prefixlen" if missing else None))
             sent = observed.get("advertised", {}).get(addr, [])
             absent = [w for w in exp.get("advertise", []) if w not in sent]
             extra = [p for p in sent if not any(_covered(p, w) for w in exp.get("advertise", []))]
@@ -107,17 +118,21 @@ def evaluate_bgp(exp: dict[str, Any], observed: dict[str, Any], duration_s: floa
     link_ifs = set(exp.get("link_interfaces") or [])
     route_facts = []
     for cidr in exp.get("cloud_cidrs", []):
-        matching = [r for r in routes if _net(r["prefix"]).version == _net(cidr).version
-                    and (_covered(r["prefix"], cidr) or _covered(cidr, r["prefix"]))
-                    and _net(r["prefix"]).prefixlen > 0]
+        matching = [r for r in routes if _carries(r["prefix"], cidr)
+                    and (_net(r["prefix"]).prefixlen > 0 or link_ifs & set(r.get("interfaces") or []))]
         active = [r for r in matching if r.get("selected") and r.get("installed")]
-        via_link = [r for r in active if not link_ifs or link_ifs & set(r.get("interfaces") or [])]
+        # whatever prefix carries the range: the most specific covering route, and every more specific
+        # route inside the range, must leave through the link
+        covering = sorted((r for r in active if _covered(cidr, r["prefix"])), key=lambda r: -_net(r["prefix"]).prefixlen)
+        carrying = covering[:1] + [r for r in active if not _covered(cidr, r["prefix"])]
+        on_link = [r for r in carrying if not link_ifs or link_ifs & set(r.get("interfaces") or [])]
+        via_link = on_link if on_link and len(on_link) == len(carrying) else []
         detail = {"cidr": cidr, "routes": matching, "link_interfaces": sorted(link_ifs)}
         title = f"Route to {cidr} installed via {', '.join(sorted(link_ifs)) or 'the link'}"
         if via_link:
             status, cause, action = "pass", None, None
         elif active:
-            ifs = sorted({i for r in active for i in r.get("interfaces") or []})
+            ifs = sorted({i for r in carrying for i in r.get("interfaces") or []} - link_ifs)
             status, cause, action = ("fail", f"route to {cidr} goes via {', '.join(ifs)}, not the link: traffic to "
                                      "the cloud would leave unprotected", "remove the competing route")
         elif matching:

@@ -53,7 +53,11 @@ def expected(site: Mapping[str, Any]) -> dict[str, Any]:
         "site_name": site.get("site_name"), "hostname": site.get("hostname"),
         "platform": site.get("gateway_platform"), "connection_type": ctype,
         "routing": site.get("routing", "bgp"), "tunnels": tunnels, "neighbors": neighbors,
-        "receive": _cidrs(site.get("accept_prefixes") or dicomweb.get("cidrs")),
+        # the DICOMweb ranges must arrive inside whatever prefix the cloud advertises (the VPC CIDR)
+        "receive": _cidrs(dicomweb.get("cidrs") or site.get("accept_prefixes")),
+        "accept": [("{prefix}" if a.get("exact") else "{prefix} or longer").format(**a)
+                   for a in site.get("accept_routes") or []]
+        or [f"{c} or longer" for c in _cidrs(site.get("accept_prefixes"))],
         "advertise": _cidrs(lan.get("cidrs")), "cloud_cidrs": _cidrs(dicomweb.get("cidrs")),
         "link_interfaces": link_interfaces(site), "link_cidrs": link_cidrs,
         "tcp_mss": site.get("tcp_mss"), "target_host": dicomweb.get("host"), "target_port": dicomweb.get("port", 443),

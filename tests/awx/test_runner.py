@@ -1,0 +1,108 @@
+"""Every playbook runs as an AWX job: ansible-runner, a private data directory, no terminal.
+
+Each test builds the private data directory AWX would build (``awx_job.py``), runs the playbook with
+``ansible_runner.run`` and checks what AWX keeps: status and rc (a failed job is what triggers the
+failure notification), the job events, and the reports the playbook wrote into the project.
+
+The lab tests only read: onboarding runs with ``--check`` (AWX job type "check"), verify-site and
+drift-check change nothing (the lab is shared). Their outcome depends on the lab's state, so they assert
+that the job's status agrees with the playbook's own reports: successful exactly when every check passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from .awx_job import LAB_PARAMS, Job, run_job
+
+# the lab is shared: when its facility is not onboarded at the moment, give up waiting for it sooner
+LAB_WAITS = {"verify_network_tunnel_timeout": 3, "verify_network_bgp_timeout": 3, "verify_network_path_timeout": 3,
+             "verify_dicomweb_timeout": 5}
+EXAMPLE_HOSTS = {"riverside-cgw", "harbor-isr", "hillside-srx", "valley-dx", "lakeside-static"}
+
+
+def assert_artifacts(job: Job) -> None:
+    """What AWX stores of every job: status, rc, stdout and the job events ansible-runner wrote."""
+    art = job.artifacts
+    assert (art / "status").read_text() == job.status
+    assert (art / "rc").read_text() == str(job.rc)
+    assert (art / "stdout").stat().st_size > 0
+    files = sorted((art / "job_events").glob("*.json"))
+    assert files, "no job events"
+    kinds = {json.loads(f.read_text())["event"] for f in files}
+    assert {"playbook_on_start", "playbook_on_play_start", "runner_on_ok", "playbook_on_stats"} <= kinds, kinds
+    assert len(job.events) >= len(files)
+
+
+def needs_lab() -> None:
+    if os.geteuid() != 0 or not LAB_PARAMS.is_file():
+        pytest.skip("the lab is not up (make lab-up)")
+
+
+def test_render_site_runs_as_an_awx_job(tmp_path: Path) -> None:
+    job = run_job(tmp_path, "render-site.yml", "inventories/example")
+    assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    assert_artifacts(job)
+    recap = job.recap()
+    assert set(recap["ok"]) == EXAMPLE_HOSTS and not recap["failures"] and not recap["dark"]
+    build = job.project / "build"
+    assert {p.name for p in build.iterdir()} == EXAMPLE_HOSTS
+    site = json.loads((build / "riverside-cgw" / "site.json").read_text())
+    assert site["site_name"] and "********" in json.dumps(site)
+
+
+def test_without_inventory_dir_the_vendor_files_are_not_found(tmp_path: Path) -> None:
+    """Why the job templates set ``inventory_dir``: an imported inventory has lost it, and relative
+    ``cloud_params_file`` paths would be looked up beside AWX's inventory script."""
+    job = run_job(tmp_path, "render-site.yml", "inventories/example", limit="riverside-cgw",
+                  extravars={"inventory_dir": None})
+    assert (job.status, job.rc) == ("failed", 2)
+    assert "does not exist or is not a file" in job.stdout
+    assert_artifacts(job)
+
+
+@pytest.mark.lab
+def test_onboard_check_runs_as_an_awx_check_job(tmp_path: Path) -> None:
+    needs_lab()
+    job = run_job(tmp_path, "onboard-site.yml", "inventories/lab", limit="cgw", check=True)
+    assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    assert_artifacts(job)
+    assert job.recap()["ok"].get("cgw")
+    assert (job.project / "build" / "cgw" / "swanctl.conf").is_file()
+    starts = [e for e in job.events if e["event"] == "playbook_on_start"]
+    assert starts and starts[0]["event_data"].get("playbook") == "playbooks/onboard-site.yml"
+
+
+@pytest.mark.lab
+def test_verify_site_runs_as_an_awx_job(tmp_path: Path) -> None:
+    needs_lab()
+    job = run_job(tmp_path, "verify-site.yml", "inventories/lab", limit="cgw", extravars=LAB_WAITS)
+    assert_artifacts(job)
+    report_dir = job.project / "reports" / "lab-facility"
+    assert {p.name for p in report_dir.iterdir()} >= {"report.json", "report.xml", "report.html"}, job.stdout[-3000:]
+    report = json.loads((report_dir / "report.json").read_text())
+    failed = [c["id"] for c in report["checks"] if c["status"] == "fail"]
+    if failed:
+        assert (job.status, job.rc) == ("failed", 2), failed
+    else:
+        assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+
+
+@pytest.mark.lab
+def test_drift_check_runs_as_an_awx_job(tmp_path: Path) -> None:
+    needs_lab()
+    job = run_job(tmp_path, "drift-check.yml", "inventories/lab", limit="cgw,cgwdx", extravars=LAB_WAITS)
+    assert_artifacts(job)
+    fleet = job.project / "reports" / "fleet"
+    assert {p.name for p in fleet.iterdir()} >= {"drift.json", "drift.xml", "index.html"}, job.stdout[-3000:]
+    drift = json.loads((fleet / "drift.json").read_text())
+    assert {s["host"] for s in drift["sites"]} == {"cgw", "cgwdx"}
+    if drift["summary"]["drifted"] or drift["summary"]["unreachable"]:
+        assert (job.status, job.rc) == ("failed", 2), drift["summary"]
+    else:
+        assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    assert list((job.project / "backups").glob("lab-facility/cgw/*"))
