@@ -86,6 +86,8 @@ bench: lab-up ## benchmarks: print figures (no assertions)
 	$(PY) bench/vendor_bench.py --repeat 3
 	$(PY) bench/drift_bench.py --fleet 30 --rounds 3
 	$(PY) bench/transfer_bench.py
+	$(PY) bench/render_bench.py --sites 1000
+	$(PY) bench/diagnose_bench.py
 
 # AWX / Ansible Automation Platform execution environment: the build context in build/ee/context
 # (no container engine needed; then `podman build -t REGISTRY/stowpath-ee:TAG build/ee/context`).

@@ -610,7 +610,8 @@ FAULT_ORIGINAL = "nginx.conf.before-fault"
 
 
 def _reload_nginx(h: CloudHandle, timeout: float = 10.0) -> None:
-    """SIGHUP nginx and wait until its old workers are gone (the new configuration is live)."""
+    """SIGHUP nginx and wait until a worker with the new configuration runs (old workers finish their
+    requests in the background)."""
     if not (h.nginx_pid and _alive(h.nginx_pid) and _owned(h.nginx_pid, h.state_dir)):
         raise ServiceError("nginx of this service is not running")
 
@@ -625,8 +626,7 @@ def _reload_nginx(h: CloudHandle, timeout: float = 10.0) -> None:
     os.kill(h.nginx_pid, signal.SIGHUP)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = workers()
-        if now and not (now & before):
+        if workers() - before:
             return
         time.sleep(0.05)
     raise ServiceError(f"nginx did not reload within {timeout:g} s:\n{_tail(Path(h.state_dir) / 'nginx-error.log')}")

@@ -11,6 +11,8 @@ API), never on the lab's configuration files, and every change is recorded in ``
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import random
@@ -22,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .host import LabError, log, write
 from .netns import dev_exec
@@ -365,15 +367,15 @@ def _undo(params: dict[str, Any], done: dict[str, Any]) -> None:
             _sh("inet", "ip", "link", "set", "dev", br, "mtu", "1500", check=False)
     if done.get("tc"):
         _sh("inet", "tc", "qdisc", "del", "dev", INET_TO_CLOUD, "root", check=False)
-    if done.get("nginx"):
-        mod, h = _cloud_handle()
-        mod.clear_fault(h)
     if done.get("pid"):
         try:
             if "delay-proxy" in Path(f"/proc/{done['pid']}/cmdline").read_bytes().decode(errors="replace"):
                 os.kill(int(done["pid"]), signal.SIGTERM)
         except OSError:
             pass
+    if done.get("nginx"):
+        mod, h = _cloud_handle()
+        mod.clear_fault(h)
     if done.get("pacs_timeout"):
         current = (_pacs_api("GET", "/dicom-web/servers?expand") or {}).get(PACS_DESTINATION)
         if current is not None:
@@ -391,15 +393,28 @@ def _healthy() -> bool:
     return all(s == "Established" for dev in ("cgw", "cgwdx") for s in _bgp_states(dev).values())
 
 
+def _active() -> list[dict[str, Any]]:
+    try:
+        return list(json.loads(FAULTS_FILE.read_text()))
+    except (OSError, ValueError):
+        return []
+
+
+@contextlib.contextmanager
+def _fault_lock() -> Iterator[None]:
+    FAULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(FAULTS_FILE) + ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def clear() -> int:
     params = _params()
-    try:
-        active = json.loads(FAULTS_FILE.read_text())
-    except (OSError, ValueError):
-        active = []
-    for rec in reversed(active):
-        _undo(params, rec.get("done") or {})
-    FAULTS_FILE.unlink(missing_ok=True)
+    with _fault_lock():
+        active = _active()
+        for rec in reversed(active):
+            _undo(params, rec.get("done") or {})
+        FAULTS_FILE.unlink(missing_ok=True)
     # charon does not retry after AUTHENTICATION_FAILED: start those tunnels at once; a peer that did not
     # answer is retried by charon itself, give it a few seconds first
     kicks = [(rec.get("done") or {}) for rec in active]
@@ -428,14 +443,19 @@ def inject(name: str, site: str | None = None) -> int:
     if site and site not in (fault.site, {"cgw": "lab-facility", "cgwdx": "lab-facility-dx"}[fault.site]):
         raise LabError(f"fault {name} breaks the lab site {fault.site}, not {site}")
     params = _params()
-    try:
-        active = json.loads(FAULTS_FILE.read_text())
-    except (OSError, ValueError):
-        active = []
-    if active:
-        raise LabError(f"fault {active[-1]['name']} is still active: `lab.py fault clear` first (one at a time)")
-    record = {"name": name, "site": fault.site, "started": time.time(), "done": {}}
-    write(FAULTS_FILE, json.dumps([record]), 0o600)
+    # one fault at a time in the shared lab: wait (STOWPATH_LAB_FAULT_WAIT s) for another user's fault to be
+    # cleared, then claim the slot atomically
+    deadline = time.monotonic() + float(os.environ.get("STOWPATH_LAB_FAULT_WAIT", "180"))
+    while True:
+        with _fault_lock():
+            active = _active()
+            if not active:
+                record = {"name": name, "site": fault.site, "started": time.time(), "pid": os.getppid(), "done": {}}
+                write(FAULTS_FILE, json.dumps([record]), 0o600)
+                break
+        if time.monotonic() > deadline:
+            raise LabError(f"fault {active[-1]['name']} is still active: `lab.py fault clear` first (one at a time)")
+        time.sleep(1)
     try:
         record["done"] = fault.inject(params)
     finally:

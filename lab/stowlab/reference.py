@@ -9,10 +9,11 @@ reads the lab's vendor parameters (``/run/stowpath-lab/params.json``); the confi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from .configs import VPC_CIDR, empty_frr_conf, empty_nft, empty_swanctl, render
 from .topology import CLOUD_ASN, CLOUD_CIDR, FACILITY_LAN, SSH_KEY, STATE, mgmt_addresses
@@ -31,7 +32,13 @@ RELOAD_FRR = ("cat > /etc/frr/frr.conf && chown frr:frr /etc/frr/frr.conf && "
               "/usr/lib/frr/frr-reload.py --reload --stdout /etc/frr/frr.conf >/dev/null")
 LOAD_NFT = "cat > /etc/nftables.conf && nft -f /etc/nftables.conf"
 __all__ = ["STATE", "SSH_KEY", "LAN", "CLOUD", "MGMT", "params", "ssh", "vpn_swanctl", "vpn_frr", "dx_frr", "nft",
-           "push", "onboard_vpn", "onboard_dx", "reset", "wait_cloud_route"]
+           "push", "onboard_vpn", "onboard_dx", "reset", "snapshot", "restore", "borrowed", "wait_cloud_route"]
+# every file a push (stowpath's or the reference's) changes on a gateway, and stowpath's state there
+GATEWAY_FILES = ("/etc/swanctl/swanctl.conf", "/etc/swanctl/conf.d", "/etc/frr/frr.conf", "/etc/nftables.conf",
+                 "/etc/nftables.d", "/var/lib/stowpath", "/etc/sysctl.d/90-stowpath.conf",
+                 "/etc/strongswan.d/stowpath.conf", "/etc/swanctl/stowpath-xfrm-updown")
+RELOAD_ALL = ("chown frr:frr /etc/frr/frr.conf; /usr/lib/frr/frr-reload.py --reload --stdout /etc/frr/frr.conf "
+              ">/dev/null; nft -f /etc/nftables.conf; swanctl --load-all --noprompt >/dev/null")
 
 
 def params() -> dict[str, Any]:
@@ -93,15 +100,59 @@ def onboard_dx() -> None:
 def reset(host: str) -> None:
     """Back to the empty device the lab built (removes BGP, terminates SAs, flushes the rules).
 
-    FRR first, while the tunnels still carry the BGP NOTIFICATION to the cloud.
+    FRR first, while the tunnels still carry the BGP NOTIFICATION to the cloud. Every step is tried even
+    when an earlier one failed (a half-reset gateway would keep the reference's connections); the
+    first failure is raised at the end.
     """
     if host == "pacs":
         return
-    ssh(host, CLEAR_DROPINS)
-    ssh(host, RELOAD_FRR, empty_frr_conf(host))
-    ssh(host, f"umask 077; cat > /etc/swanctl/swanctl.conf && swanctl --load-all --clear >/dev/null; "
-              f"{TERMINATE_ALL_SAS}", empty_swanctl())
-    ssh(host, LOAD_NFT, empty_nft())
+    steps: list[tuple[str, str | None]] = [
+        (CLEAR_DROPINS, None),
+        (RELOAD_FRR, empty_frr_conf(host)),
+        ("umask 077; cat > /etc/swanctl/swanctl.conf && swanctl --load-all --clear >/dev/null; "
+         f"{TERMINATE_ALL_SAS}", empty_swanctl()),
+        (LOAD_NFT, empty_nft()),
+    ]
+    errors: list[Exception] = []
+    for command, stdin in steps:
+        try:
+            ssh(host, command, stdin)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def snapshot(host: str) -> str:
+    """The gateway's configuration files and stowpath's state on it, as a base64 tarball."""
+    paths = " ".join(GATEWAY_FILES)
+    return ssh(host, f"cd / && tar czf - --ignore-failed-read $(ls -d {paths} 2>/dev/null | sed 's,^/,,') "
+                     "| base64 -w0").stdout
+
+
+def restore(host: str, snap: str) -> None:
+    """Put back what :func:`snapshot` took (after an empty reset, so nothing of the meantime is left) and
+    load it: FRR, nftables, strongSwan; idle children are left to their start actions."""
+    reset(host)
+    ssh(host, "base64 -d | tar xzf - -C / && " + RELOAD_ALL, snap)
+
+
+@contextlib.contextmanager
+def borrowed(*hosts: str) -> Iterator[None]:
+    """Use the gateways for something else (the reference configuration, an empty device) and give
+    them back as they were, whatever happens in between: the lab is shared with other tests."""
+    snaps = {h: snapshot(h) for h in hosts}
+    try:
+        yield
+    finally:
+        errors: list[Exception] = []
+        for host, snap in snaps.items():
+            try:
+                restore(host, snap)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
 
 def wait_cloud_route(hosts: tuple[str, ...] = ("cgw", "cgwdx"), timeout: float = 60) -> float:

@@ -25,6 +25,8 @@ options:
 """
 
     PROBE = r"""
+notes:
+  - Read-only (sends probes only); runs in check mode too.
 options:
   target:
     description: Host name or address of the cloud host (default the site's DICOMweb host).

@@ -1,9 +1,15 @@
-"""Small file helpers: read a file that may be absent, replace a file atomically with a given mode."""
+"""Small file helpers: read a file that may be absent, replace a file atomically with a given mode, hold
+an exclusive lock file. Standard library only (the Linux gateway's module uses them on the gateway)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import os
 import tempfile
+import time
+from typing import Callable, Iterator
 
 
 def read_bytes(path: str, *, unreadable_as_absent: bool = False) -> bytes | None:
@@ -51,3 +57,30 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600, *, keep_owner: bool 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def flock_wait(path: str, wait_s: float, busy: Callable[[int], Exception]) -> Iterator[int]:
+    """Hold an exclusive ``flock`` on ``path`` (created 0600 when absent) for the ``with`` block.
+
+    Another holder is waited for up to ``wait_s`` seconds; then ``busy(fd)`` is raised (``fd`` is the
+    open lock file, so the error can say who holds it). Yields the lock file's descriptor.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() > deadline:
+                    raise busy(fd) from None
+                time.sleep(0.1)
+        yield fd
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

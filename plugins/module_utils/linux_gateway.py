@@ -25,8 +25,6 @@ first and says so. When the rollback itself fails, the error says both failures 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -39,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from .drift import frr as frr_own
-from .fileutil import read_bytes
+from .fileutil import flock_wait, read_bytes
 from .fileutil import write_atomic as _write_atomic
 
 Runner = Callable[[list[str]], tuple[int, str, str]]
@@ -128,26 +126,15 @@ def gateway_lock(state_dir: str, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
     if path in _HELD:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + wait_s
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() > deadline:
-                    raise GatewayError("lock", f"another stowpath run holds {path} (waited {wait_s:.0f} s)") from None
-                time.sleep(0.1)
+    def busy(_fd: int) -> GatewayError:
+        return GatewayError("lock", f"another stowpath run holds {path} (waited {wait_s:.0f} s)")
+
+    with flock_wait(path, wait_s, busy):
         _HELD.add(path)
-        yield
-    finally:
-        _HELD.discard(path)
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        try:
+            yield
+        finally:
+            _HELD.discard(path)
 
 
 @contextlib.contextmanager

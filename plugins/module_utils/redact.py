@@ -165,19 +165,31 @@ def _walk(text: str) -> Iterable[tuple[tuple[str, ...], str]]:
             stack.append((indent, line))
 
 
-def mask_structure(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """Deep copy of ``value`` with secret-named keys masked and known secret strings removed."""
-    known = [s for s in secrets if s]
+def mask_tree(value: Any, secret_entry: Callable[[Any, Any], bool], mask_str: Callable[[str], str],
+              key: Callable[[Any], Any] = lambda k: k) -> Any:
+    """Deep copy of ``value`` (tuples become lists): a dict entry for which ``secret_entry(key, value)``
+    holds gets :data:`MASK`, every other string goes through ``mask_str``; ``key`` maps the dict keys."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if isinstance(k, str) and SECRET_KEY_RE.search(k) and v not in (None, "", [], {}):
-                out[k] = MASK
-            else:
-                out[k] = mask_structure(v, known)
+            k = key(k)
+            out[k] = MASK if secret_entry(k, v) else mask_tree(v, secret_entry, mask_str, key)
         return out
     if isinstance(value, (list, tuple)):
-        return [mask_structure(v, known) for v in value]
-    if isinstance(value, str) and known:
-        return mask_secrets(value, known) if any(s in value for s in known) else value
+        return [mask_tree(v, secret_entry, mask_str, key) for v in value]
+    if isinstance(value, str):
+        return mask_str(value)
     return value
+
+
+def mask_structure(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """Deep copy of ``value`` with secret-named keys masked and known secret strings removed."""
+    known = [s for s in secrets if s]
+
+    def secret_entry(k: Any, v: Any) -> bool:
+        return isinstance(k, str) and bool(SECRET_KEY_RE.search(k)) and v not in (None, "", [], {})
+
+    def mask_str(text: str) -> str:
+        return mask_secrets(text, known) if known and any(s in text for s in known) else text
+
+    return mask_tree(value, secret_entry, mask_str)

@@ -106,29 +106,19 @@ rounds:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.verify.bgp import evaluate_bgp
 from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
-from ansible_collections.stowpath.core.plugins.module_utils.verify.result import VERIFY_ARGS, WAIT_ARGS
-from ansible_collections.stowpath.core.plugins.module_utils.verify.session import STATE_ARGS, verify_state
+from ansible_collections.stowpath.core.plugins.module_utils.verify.session import state_module, verify_state
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "site": {"type": "dict"},
-            "neighbors": {"type": "list", "elements": "dict"},
-            "receive": {"type": "list", "elements": "str"},
-            "advertise": {"type": "list", "elements": "str"},
-            "cloud_cidrs": {"type": "list", "elements": "str"},
-            "link_interfaces": {"type": "list", "elements": "str"},
-            **STATE_ARGS,
-            **WAIT_ARGS,
-            **VERIFY_ARGS,
-        },
-        required_one_of=[("site", "neighbors")],
-        supports_check_mode=True,
-    )
+    module = state_module({
+        "neighbors": {"type": "list", "elements": "dict"},
+        "receive": {"type": "list", "elements": "str"},
+        "advertise": {"type": "list", "elements": "str"},
+        "cloud_cidrs": {"type": "list", "elements": "str"},
+        "link_interfaces": {"type": "list", "elements": "str"},
+    }, required_one_of=("site", "neighbors"))
     p = module.params
     exp = expected(p["site"]) if p["site"] else {"routing": "bgp", "connection_type": "vpn", "receive": [],
                                                  "advertise": [], "cloud_cidrs": [], "link_interfaces": []}

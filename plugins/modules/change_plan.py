@@ -33,7 +33,7 @@ options:
     description: A saved running configuration of the device (C(show running-config)); nothing is contacted.
     type: path
   running_files:
-    description: For platforms whose artifacts are whole files on the device, C({artifact: current text}).
+    description: "For platforms whose artifacts are whole files on the device, C({artifact: current text})."
     type: dict
   read_device:
     description: Read the running configuration through the transport when no saved one is given.
@@ -114,10 +114,10 @@ from ansible_collections.stowpath.core.plugins.module_utils.platforms import Unk
 from ansible_collections.stowpath.core.plugins.module_utils.transports.ansible_args import DEVICE_ARGS, connection
 from ansible_collections.stowpath.core.plugins.module_utils.transports.base import (
     ConnParams,
-    TransportError,
     _transport_class,
     open_transport,
 )
+from ansible_collections.stowpath.core.plugins.module_utils.transports.errors import TransportError
 
 
 def _read(path: str) -> str:
@@ -206,10 +206,14 @@ def main() -> None:
             source = f"the device {conn.host}:{conn.port} over {transport} (read-only)"
         except TransportError as exc:
             unread = str(exc)
-            extra_findings.append(finding("device.unreachable", BLOCKING, f"{conn.host}:{conn.port}",
-                                          "the device could not be read", unread,
-                                          "check the connection variables (docs/real-router.md), or plan offline "
-                                          "with -e running_config_file=PATH"))
+            pending_commit = "confirmed-commit pending" in unread or "confirmed commit" in unread.lower()
+            extra_findings.append(finding(
+                "device.unreachable", BLOCKING, f"{conn.host}:{conn.port}",
+                "an earlier push is still pending on the device" if pending_commit else "the device could not be read",
+                unread,
+                "wait for the device's confirm timeout (it rolls that push back by itself) and run again: the push "
+                "then recovers its journal and says so" if pending_commit else
+                "check the connection variables (docs/real-router.md), or plan offline with -e running_config_file=PATH"))
     else:
         unread = "offline run" if not p["read_device"] else "this platform is read on the gateway itself"
     try:

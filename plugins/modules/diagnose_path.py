@@ -91,7 +91,7 @@ def main() -> None:
             module.fail_json(msg=f"{exp['target_host']} does not resolve on this host ({exc}): give target")
 
     def run(argv: list[str]) -> tuple[int, str, str]:
-        rc, out, err = module.run_command(argv)
+        rc, out, err = module.run_command(["timeout", "-k", "5", "120", *argv])
         return rc, out, err
 
     ping_argv = ["ping", "-n", "-q", "-c", str(p["ping_count"]), "-i", "0.05", "-W", "1"]

@@ -29,7 +29,7 @@ EXAMPLES = r"""
 - name: Write the diagnosis
   stowpath.core.diagnose_report:
     site: "{{ stowpath_model.site }}"
-    results: [ "{{ diagnose_gateway_result }}" ]
+    results: ["{{ diagnose_gateway_result }}"]
     dest: "{{ playbook_dir }}/../reports"
     template: "{{ playbook_dir }}/../templates/report/diagnosis.html.j2"
   delegate_to: localhost

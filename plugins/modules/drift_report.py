@@ -64,8 +64,8 @@ options:
     default: {}
   expected:
     description:
-      - Every gateway of the play (C(ansible_play_hosts_all)) as C({host: site_name}); a gateway missing from
-        O(hosts) (it failed or could not be reached before the check) is reported C(unreachable) with the reason.
+      - "Every gateway of the play (C(ansible_play_hosts_all)) as C({host: site_name}); a gateway missing from
+        O(hosts) (it failed or could not be reached before the check) is reported C(unreachable) with the reason."
     type: dict
     default: {}
   secrets:

@@ -97,7 +97,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.drift.model import summary, verdict
 from ansible_collections.stowpath.core.plugins.module_utils.drift.vendor import artifact_path, collect
 from ansible_collections.stowpath.core.plugins.module_utils.transports.ansible_args import DEVICE_ARGS, connection
-from ansible_collections.stowpath.core.plugins.module_utils.transports.base import TransportError
+from ansible_collections.stowpath.core.plugins.module_utils.transports.errors import TransportError
 
 
 def main() -> None:

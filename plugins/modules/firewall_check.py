@@ -13,7 +13,6 @@ description:
     lets the port through).
   - A failure names the likely cause (firewall blocking 443, route missing, nothing listening,
     firewall not restricting other ports).
-  - Read-only (sends probes only); runs in check mode too.
 version_added: "0.1.0"
 author: stowpath developers
 extends_documentation_fragment: [stowpath.core.verify, stowpath.core.verify.probe]
@@ -67,41 +66,32 @@ blocked:
   type: dict
 """
 
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.verify.firewall import evaluate_firewall
 from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
 from ansible_collections.stowpath.core.plugins.module_utils.verify.probes import tcp_probe
-from ansible_collections.stowpath.core.plugins.module_utils.verify.result import PROBE_ARGS, VERIFY_ARGS, finish
+from ansible_collections.stowpath.core.plugins.module_utils.verify.result import (
+    PROBE_ARGS,
+    finish,
+    probe_target,
+    verify_module,
+)
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "site": {"type": "dict"},
-            **PROBE_ARGS,
-            "allowed_ports": {"type": "list", "elements": "int"},
-            "blocked_ports": {"type": "list", "elements": "int", "default": [22, 80, 8443]},
-            "timeout": {"type": "float", "default": 2},
-            **VERIFY_ARGS,
-        },
-        required_one_of=[("site", "target")],
-        supports_check_mode=True,
-    )
+    module = verify_module({
+        **PROBE_ARGS,
+        "allowed_ports": {"type": "list", "elements": "int"},
+        "blocked_ports": {"type": "list", "elements": "int", "default": [22, 80, 8443]},
+        "timeout": {"type": "float", "default": 2},
+    }, required_one_of=("site", "target"))
     p = module.params
     exp = expected(p["site"]) if p["site"] else {}
-    target = p["target"] or exp.get("target_host")
     allowed = p["allowed_ports"] if p["allowed_ports"] is not None else [int(exp.get("target_port") or 443)]
     blocked = [port for port in p["blocked_ports"] if port not in allowed]
-    if not target:
-        module.fail_json(msg="no target: give target or a site with a DICOMweb URL")
-    try:
-        address = socket.gethostbyname(target)
-    except OSError as exc:
-        module.fail_json(msg=f"cannot resolve {target} on this host: {exc}")
+    target, address = probe_target(module, exp)
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, len(allowed) + len(blocked))) as pool:
         a = [pool.submit(tcp_probe, address, port, p["source"], p["timeout"]) for port in allowed]

@@ -14,7 +14,6 @@ description:
     MSS clamp (MSS must be at most path MTU - 40).
   - A failure names the likely cause (route missing, firewall blocking ICMP, tunnel down, path leaking
     around the link, MSS larger than the path carries).
-  - Read-only (sends probes only); runs in check mode too.
 version_added: "0.1.0"
 author: stowpath developers
 extends_documentation_fragment: [stowpath.core.verify, stowpath.core.verify.probe]
@@ -106,10 +105,8 @@ max_mss:
   type: int
 """
 
-import socket
 import time
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.checks import check
 from ansible_collections.stowpath.core.plugins.module_utils.verify import probes
 from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
@@ -118,42 +115,38 @@ from ansible_collections.stowpath.core.plugins.module_utils.verify.path import (
     evaluate_ping,
     evaluate_traceroute,
 )
-from ansible_collections.stowpath.core.plugins.module_utils.verify.result import PROBE_ARGS, VERIFY_ARGS, finish
+from ansible_collections.stowpath.core.plugins.module_utils.verify.result import (
+    PROBE_ARGS,
+    finish,
+    probe_target,
+    verify_module,
+)
+
+COMMAND_TIMEOUT_S = 120
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "site": {"type": "dict"},
-            **PROBE_ARGS,
-            "link_cidrs": {"type": "list", "elements": "str"},
-            "tcp_mss": {"type": "int"},
-            "count": {"type": "int", "default": 3},
-            "max_hops": {"type": "int", "default": 15},
-            "pmtu": {"type": "bool", "default": True},
-            "mtu_ceiling": {"type": "int", "default": 1500},
-            "wait_timeout": {"type": "float", "default": 0},
-            **VERIFY_ARGS,
-        },
-        required_one_of=[("site", "target")],
-        supports_check_mode=True,
-    )
+    module = verify_module({
+        **PROBE_ARGS,
+        "link_cidrs": {"type": "list", "elements": "str"},
+        "tcp_mss": {"type": "int"},
+        "count": {"type": "int", "default": 3},
+        "max_hops": {"type": "int", "default": 15},
+        "pmtu": {"type": "bool", "default": True},
+        "mtu_ceiling": {"type": "int", "default": 1500},
+        "wait_timeout": {"type": "float", "default": 0},
+    }, required_one_of=("site", "target"))
     p = module.params
     exp = expected(p["site"]) if p["site"] else {}
-    target = p["target"] or exp.get("target_host")
     link_cidrs = p["link_cidrs"] if p["link_cidrs"] is not None else exp.get("link_cidrs", [])
     tcp_mss = p["tcp_mss"] if p["tcp_mss"] is not None else exp.get("tcp_mss")
-    if not target:
-        module.fail_json(msg="no target: give target or a site with a DICOMweb URL")
-    try:
-        address = socket.gethostbyname(target)
-    except OSError as exc:
-        module.fail_json(msg=f"cannot resolve {target} on this host: {exc}", checks=[check(
-            "network.path.resolve", "network", f"Resolve {target}", "fail", 0.0, {"target": target},
-            f"{target} does not resolve on this host", "add the DICOMweb host to DNS or /etc/hosts")])
+    target, address = probe_target(module, exp, lambda target: [check(
+        "network.path.resolve", "network", f"Resolve {target}", "fail", 0.0, {"target": target},
+        f"{target} does not resolve on this host", "add the DICOMweb host to DNS or /etc/hosts")])
 
     def run(argv: list[str]) -> tuple[int, str, str]:
-        return module.run_command(argv)
+        # coreutils timeout: a hung ping/traceroute cannot hold the play
+        return module.run_command(["timeout", "-k", "5", str(COMMAND_TIMEOUT_S), *argv])
 
     checks = []
     start = time.monotonic()

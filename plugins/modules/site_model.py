@@ -13,20 +13,7 @@ description:
   - Changes nothing; the same validation runs inside M(stowpath.core.site_render).
 version_added: "0.1.0"
 author: stowpath developers
-options:
-  site:
-    description:
-      - The host's site variables (see README, "Site variables").
-      - Default, the site variables of the task's host, collected on the controller by the action plugin.
-    type: dict
-  hostname:
-    description: The inventory hostname, used in error messages and the model.
-    type: str
-    required: true
-  inventory_dir:
-    description: Directory that relative C(cloud_params_file) paths are relative to.
-    type: str
-    default: "."
+extends_documentation_fragment: [stowpath.core.site]
 """
 
 EXAMPLES = r"""

@@ -14,20 +14,8 @@ description:
   - Honours check mode and C(--diff); diffs never show secrets.
 version_added: "0.1.0"
 author: stowpath developers
+extends_documentation_fragment: [stowpath.core.site]
 options:
-  site:
-    description:
-      - The host's site variables (see README, "Site variables").
-      - Default, the site variables of the task's host, collected on the controller by the action plugin.
-    type: dict
-  hostname:
-    description: The inventory hostname.
-    type: str
-    required: true
-  inventory_dir:
-    description: Directory that relative C(cloud_params_file) paths are relative to.
-    type: str
-    default: "."
   templates_dir:
     description: The templates root holding one folder per platform.
     type: path

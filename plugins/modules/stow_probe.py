@@ -81,7 +81,6 @@ extends_documentation_fragment:
   - stowpath.core.dicomweb
   - stowpath.core.dicomweb.bearer
   - stowpath.core.dicomweb.connection
-  - stowpath.core.dicomweb.bearer
 """
 
 EXAMPLES = r"""
@@ -142,7 +141,6 @@ failure:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.checks import check
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb import ansible_args
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import run_stow_probe
@@ -156,8 +154,7 @@ except ImportError:
 
 
 def main() -> None:
-    spec = dict(
-        ansible_args.CONNECTION_ARGS,
+    module = ansible_args.probe_module(dict(
         request_form={"type": "str", "default": "multipart", "choices": ["multipart", "single", "auto"]},
         study_size_mb={"type": "float", "default": 0.0},
         instance_mb={"type": "float", "default": 2.0},
@@ -168,10 +165,7 @@ def main() -> None:
         files={"type": "list", "elements": "path", "default": []},
         files_new_uids={"type": "bool", "default": True},
         synthetic={"type": "bool", "default": True},
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_together=[("username", "password")],
-                           mutually_exclusive=ansible_args.BEARER_MUTUALLY_EXCLUSIVE)
+    ))
     p = module.params
     ansible_args.require_lib(module, "pydicom", HAS_PYDICOM)
     target = ansible_args.probe_target(module)
@@ -185,10 +179,8 @@ def main() -> None:
         chunk_size=max(16, p["chunk_size_kb"]) * 1024, files=p["files"], files_new_uids=p["files_new_uids"],
         synthetic=p["synthetic"] or not p["files"],
     )
-    if target.token_facts:
-        result["token"] = target.token_facts
     # a verification: the synthetic test object stays on the service but nothing is configured
-    ansible_args.exit_probe(module, result, target.secrets, "STOW-RS probe")
+    ansible_args.exit_probe(module, result, target, "STOW-RS probe")
 
 
 if __name__ == "__main__":

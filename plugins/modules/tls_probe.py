@@ -30,7 +30,6 @@ extends_documentation_fragment:
   - stowpath.core.dicomweb
   - stowpath.core.dicomweb.bearer
   - stowpath.core.dicomweb.connection
-  - stowpath.core.dicomweb.bearer
 """
 
 EXAMPLES = r"""
@@ -65,7 +64,6 @@ failure:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb import ansible_args
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import run_tls_probe
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.tls import (
@@ -75,16 +73,11 @@ from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.tls import 
 
 
 def main() -> None:
-    spec = dict(ansible_args.CONNECTION_ARGS, cert_expiry_warn_days={"type": "int", "default": 30})
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_together=[("username", "password")],
-                           mutually_exclusive=ansible_args.BEARER_MUTUALLY_EXCLUSIVE)
+    module = ansible_args.probe_module({"cert_expiry_warn_days": {"type": "int", "default": 30}})
     ansible_args.require_lib(module, "cryptography", HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)
     target = ansible_args.probe_target(module)
     result = run_tls_probe(target, module.params["cert_expiry_warn_days"])
-    if target.token_facts:
-        result["token"] = target.token_facts
-    ansible_args.exit_probe(module, result, target.secrets, "TLS probe", warn=True)
+    ansible_args.exit_probe(module, result, target, "TLS probe", warn=True)
 
 
 if __name__ == "__main__":

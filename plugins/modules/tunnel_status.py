@@ -90,25 +90,13 @@ rounds:
   type: int
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
-from ansible_collections.stowpath.core.plugins.module_utils.verify.result import VERIFY_ARGS, WAIT_ARGS
-from ansible_collections.stowpath.core.plugins.module_utils.verify.session import STATE_ARGS, verify_state
+from ansible_collections.stowpath.core.plugins.module_utils.verify.session import state_module, verify_state
 from ansible_collections.stowpath.core.plugins.module_utils.verify.tunnels import evaluate_tunnels
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "site": {"type": "dict"},
-            "tunnels": {"type": "list", "elements": "dict"},
-            **STATE_ARGS,
-            **WAIT_ARGS,
-            **VERIFY_ARGS,
-        },
-        required_one_of=[("site", "tunnels")],
-        supports_check_mode=True,
-    )
+    module = state_module({"tunnels": {"type": "list", "elements": "dict"}}, required_one_of=("site", "tunnels"))
     p = module.params
     want = p["tunnels"] if p["tunnels"] is not None else expected(p["site"])["tunnels"]
     for t in want:

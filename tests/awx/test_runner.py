@@ -43,6 +43,25 @@ def needs_lab() -> None:
         pytest.skip("the lab is not up (make lab-up)")
 
 
+def lab_report_job(tmp_path: Path, playbook: str, limit: str, report: str, others: set[str]) -> tuple[Job, dict]:
+    """Run a read-only ``playbook`` on the lab as an AWX job; its JSON ``report`` (under ``reports/``) must
+    stand beside the ``others`` it writes. Returns the job and the report."""
+    needs_lab()
+    job = run_job(tmp_path, playbook, "inventories/lab", limit=limit, extravars=LAB_WAITS)
+    assert_artifacts(job)
+    path = job.project / "reports" / report
+    assert {p.name for p in path.parent.iterdir()} >= {path.name, *others}, job.stdout[-3000:]
+    return job, json.loads(path.read_text())
+
+
+def assert_job_agrees(job: Job, problems: object) -> None:
+    """The job failed (rc 2) exactly when the playbook's report names ``problems``."""
+    if problems:
+        assert (job.status, job.rc) == ("failed", 2), problems
+    else:
+        assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+
+
 def test_render_site_runs_as_an_awx_job(tmp_path: Path) -> None:
     job = run_job(tmp_path, "render-site.yml", "inventories/example")
     assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
@@ -79,30 +98,15 @@ def test_onboard_check_runs_as_an_awx_check_job(tmp_path: Path) -> None:
 
 @pytest.mark.lab
 def test_verify_site_runs_as_an_awx_job(tmp_path: Path) -> None:
-    needs_lab()
-    job = run_job(tmp_path, "verify-site.yml", "inventories/lab", limit="cgw", extravars=LAB_WAITS)
-    assert_artifacts(job)
-    report_dir = job.project / "reports" / "lab-facility"
-    assert {p.name for p in report_dir.iterdir()} >= {"report.json", "report.xml", "report.html"}, job.stdout[-3000:]
-    report = json.loads((report_dir / "report.json").read_text())
-    failed = [c["id"] for c in report["checks"] if c["status"] == "fail"]
-    if failed:
-        assert (job.status, job.rc) == ("failed", 2), failed
-    else:
-        assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    job, report = lab_report_job(tmp_path, "verify-site.yml", "cgw", "lab-facility/report.json",
+                                 {"report.xml", "report.html"})
+    assert_job_agrees(job, [c["id"] for c in report["checks"] if c["status"] == "fail"])
 
 
 @pytest.mark.lab
 def test_drift_check_runs_as_an_awx_job(tmp_path: Path) -> None:
-    needs_lab()
-    job = run_job(tmp_path, "drift-check.yml", "inventories/lab", limit="cgw,cgwdx", extravars=LAB_WAITS)
-    assert_artifacts(job)
-    fleet = job.project / "reports" / "fleet"
-    assert {p.name for p in fleet.iterdir()} >= {"drift.json", "drift.xml", "index.html"}, job.stdout[-3000:]
-    drift = json.loads((fleet / "drift.json").read_text())
+    job, drift = lab_report_job(tmp_path, "drift-check.yml", "cgw,cgwdx", "fleet/drift.json", {"drift.xml", "index.html"})
     assert {s["host"] for s in drift["sites"]} == {"cgw", "cgwdx"}
-    if drift["summary"]["drifted"] or drift["summary"]["unreachable"]:
-        assert (job.status, job.rc) == ("failed", 2), drift["summary"]
-    else:
-        assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
+    summary = drift["summary"]
+    assert_job_agrees(job, summary if summary["drifted"] or summary["unreachable"] else None)
     assert list((job.project / "backups").glob("lab-facility/cgw/*"))

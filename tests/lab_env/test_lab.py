@@ -112,21 +112,22 @@ def test_the_site_model_accepts_the_lab(lab_up: dict[str, Any]) -> None:
 
 
 def test_managed_devices_start_empty_with_standard_paths(lab_up: dict[str, Any]) -> None:
-    ref.reset("cgw")
-    out = ref.ssh("cgw", "hostname; swanctl --list-conns --raw; swanctl --list-sas --raw; "
-                         "vtysh -c 'show running-config'; echo NFT; nft list ruleset; echo ROUTES; ip route; "
-                         "ip rule; ip -o link show ipsec0; python3 -c 'import sys; print(sys.version_info[:2])'; "
-                         "ls -l /etc/swanctl/swanctl.conf /etc/frr/frr.conf /etc/nftables.conf /run/charon.vici").stdout
-    assert out.splitlines()[0] == "cgw"
-    assert "list-conn event" not in out and "list-sa event" not in out
-    assert "router bgp" not in out and "hostname cgw" in out
-    assert out.split("NFT\n")[1].split("ROUTES\n")[0].strip() == ""
-    assert "203.0.113.128" not in out.split("ROUTES\n")[1] and "lookup 220" not in out
-    assert "mtu 1400" in out and "(3, 11)" in out
-    for path in ("/etc/swanctl/swanctl.conf", "/etc/frr/frr.conf", "/etc/nftables.conf", "/run/charon.vici"):
-        assert path in out
-    # the device's files are its own: the host's /etc/frr is untouched
-    assert "hostname cgw" not in Path("/etc/frr/frr.conf").read_text()
+    with ref.borrowed("cgw"):  # the lab is shared: cgw goes back to what it held
+        ref.reset("cgw")
+        out = ref.ssh("cgw", "hostname; swanctl --list-conns --raw; swanctl --list-sas --raw; "
+                             "vtysh -c 'show running-config'; echo NFT; nft list ruleset; echo ROUTES; ip route; "
+                             "ip rule; ip -o link show ipsec0; python3 -c 'import sys; print(sys.version_info[:2])'; "
+                             "ls -l /etc/swanctl/swanctl.conf /etc/frr/frr.conf /etc/nftables.conf /run/charon.vici").stdout
+        assert out.splitlines()[0] == "cgw"
+        assert "list-conn event" not in out and "list-sa event" not in out
+        assert "router bgp" not in out and "hostname cgw" in out
+        assert out.split("NFT\n")[1].split("ROUTES\n")[0].strip() == ""
+        assert "203.0.113.128" not in out.split("ROUTES\n")[1] and "lookup 220" not in out
+        assert "mtu 1400" in out and "(3, 11)" in out
+        for path in ("/etc/swanctl/swanctl.conf", "/etc/frr/frr.conf", "/etc/nftables.conf", "/run/charon.vici"):
+            assert path in out
+        # the device's files are its own: the host's /etc/frr is untouched
+        assert "hostname cgw" not in Path("/etc/frr/frr.conf").read_text()
 
 
 def test_every_device_has_its_own_ssh_host_key(lab_up: dict[str, Any]) -> None:
@@ -136,7 +137,7 @@ def test_every_device_has_its_own_ssh_host_key(lab_up: dict[str, Any]) -> None:
 
 
 def test_cloud_side_works_with_a_correct_customer_config(lab_up: dict[str, Any]) -> None:
-    try:
+    with ref.borrowed("cgw", "cgwdx"):  # back to what they held, whatever fails in between
         ref.onboard_vpn()
         ref.onboard_dx()
         ref.wait_cloud_route()  # the customer side has the cloud route; now the cloud must have the LAN
@@ -158,9 +159,6 @@ def test_cloud_side_works_with_a_correct_customer_config(lab_up: dict[str, Any])
         # the cloud firewall admits TCP 443 and ICMP only
         blocked = lab_exec("pacs", "curl", "-s", "--max-time", "2", f"http://{labmod.CLOUD_HOST}:8080/")
         assert blocked.returncode == 28
-    finally:
-        ref.reset("cgw")
-        ref.reset("cgwdx")
 
 
 def test_status_reports_health(lab_up: dict[str, Any]) -> None:

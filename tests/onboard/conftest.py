@@ -14,6 +14,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 LAB = [sys.executable, str(REPO / "lab" / "lab.py")]
 INVENTORY = REPO / "inventories" / "lab"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "lab_env"))
+
+from labctl import _lab_serialized  # noqa: E402,F401 - lab modules one at a time
 
 
 def lab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -35,6 +40,18 @@ STATE_COMMANDS = [
     ("nft", "list", "ruleset"),
     ("ip", "route", "show", "table", "all"),
 ]
+
+
+def lab_defaults(device: str = "cgw") -> bool:
+    """DEVICE back to the empty configuration the lab built when something else than stowpath's push holds
+    it (the lab's hand-written reference configuration in ``/etc/swanctl/swanctl.conf``, which does not
+    include ``conf.d``). Returns whether it had to; the caller onboards next."""
+    from lab.stowlab import configs, reference
+
+    if dev(device, "cat", "/etc/swanctl/swanctl.conf") == configs.empty_swanctl():
+        return False
+    reference.reset(device)
+    return True
 
 
 def device_state(device: str) -> dict[str, str]:
@@ -74,11 +91,16 @@ def lab_secrets() -> list[str]:
 
 @pytest.fixture(scope="module")
 def fresh_lab():
-    """A newly built lab: empty facility gateways, fresh keys."""
+    """Empty facility gateways: the lab is up (``lab.py up`` is idempotent; the lab is shared, so it is never
+    taken down here) and cgw/cgwdx are reset to the configuration the lab built."""
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
-    lab("down")
     res = lab("up")
     assert res.returncode == 0, res.stdout + res.stderr
+    from lab.stowlab import reference
+
+    lab("cloud-repair")
+    for gateway in ("cgw", "cgwdx"):
+        reference.reset(gateway)
     yield
     lab("cloud-repair")

@@ -13,22 +13,7 @@ from ansible_collections.stowpath.core.plugins.module_utils.platforms import jun
 from ansible_collections.stowpath.core.plugins.module_utils.render import render_site
 from ansible_collections.stowpath.core.plugins.module_utils.transports import push as P
 from stowpath_testlib import REPO
-from vendor.conftest import make_site, render
-
-FACILITY = """hostname harbor-isr
-ip access-list extended FACILITY-WAN-IN
- 10 permit tcp 192.0.2.0 0.0.0.255 any eq 22
- 20 deny ip any any log
-!
-interface GigabitEthernet1
- ip address 198.51.100.24 255.255.255.0
- ip access-group FACILITY-WAN-IN in
-!
-"""
-
-
-def _kw(tmp_path: Path, **extra: Any) -> dict[str, Any]:
-    return {"state_dir": str(tmp_path / "state"), "owner": "harbor-radiology", **extra}
+from vendor.conftest import FACILITY_WAN_ACL, make_site, push_kw, render
 
 
 def _wan(running: str) -> str:
@@ -37,18 +22,18 @@ def _wan(running: str) -> str:
 
 
 def test_iosxe_facility_wan_acl_stops_the_push_and_is_not_replaced(sim_factory: Any, tmp_path: Path) -> None:
-    sim = sim_factory(FACILITY)
+    sim = sim_factory(FACILITY_WAN_ACL)
     cfg = str(render(make_site(), tmp_path / "a")["config.cfg"])
     before = sim.running()
     with pytest.raises(P.PushError) as err:
-        P.push("cisco_iosxe", "netmiko", sim.conn(), cfg, **_kw(tmp_path))
+        P.push("cisco_iosxe", "netmiko", sim.conn(), cfg, **push_kw(tmp_path))
     assert "FACILITY-WAN-IN" in str(err.value) and "interface GigabitEthernet1" in str(err.value)
     assert sim.running() == before  # nothing was changed
 
 
 def test_iosxe_replace_mode_keeps_the_facility_wan_acl(tmp_path: Path) -> None:
     cfg = render(make_site(), tmp_path / "a")["config.cfg"].read_text()
-    rem = ios.remediation(FACILITY, cfg, "replace")
+    rem = ios.remediation(FACILITY_WAN_ACL, cfg, "replace")
     sent = "\n".join(rem.commands)
     assert "ip access-group STOWPATH-ACL-WAN-IN in" not in sent
     assert "no ip access-group FACILITY-WAN-IN" not in sent and "no ip access-list extended FACILITY" not in sent

@@ -10,14 +10,17 @@ import re
 from pathlib import Path
 
 import pytest
-from onboard.conftest import dev, lab, playbook
+from onboard.conftest import dev, lab, lab_defaults, playbook
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
 FACILITY_FRR = ["ip prefix-list FACILITY-X seq 5 permit 10.9.0.0/16", "ip route 10.9.0.0/16 blackhole"]
 FACILITY_PEER = "neighbor 10.9.9.9 remote-as 65099"
+# the network half only: the imaging half (PACS, DICOMweb) is not what this test is about
+NETWORK_ONLY = ("-e", "stowpath_imaging=false")
 OTHER_CONF = """connections {
     facility-x {
+        version = 2
         remote_addrs = 192.0.2.250
         local {
             auth = psk
@@ -65,7 +68,10 @@ def test_facility_frr_and_strongswan_survive_onboarding_and_remediation(tmp_path
         pytest.skip("the lab needs root")
     assert lab("up").returncode == 0
     lab("cloud-repair")
-    res = playbook("onboard-site.yml", "-l", "cgw")
+    # a hand-written configuration left by another lab test (swanctl.conf without conf.d) goes first
+    lab_defaults("cgw")
+    dev("cgw", "sh", "-c", "rm -f /etc/swanctl/conf.d/other.conf")
+    res = playbook("onboard-site.yml", "-l", "cgw", *NETWORK_ONLY)
     assert res.returncode == 0, res.stdout[-3000:]
     asn = _asn()
     vty = ["vtysh", "-c", "configure terminal", *[a for line in FACILITY_FRR for a in ("-c", line)],
@@ -86,7 +92,7 @@ def test_facility_frr_and_strongswan_survive_onboarding_and_remediation(tmp_path
         _facility_present()
         # an onboarding that rewrites frr.conf (stowpath's section hand-deleted from the file) keeps them too
         dev("cgw", "sed", "-i", "/^ip prefix-list STOWPATH-TO-CLOUD/d", "/etc/frr/frr.conf")
-        res = playbook("onboard-site.yml", "-l", "cgw")
+        res = playbook("onboard-site.yml", "-l", "cgw", *NETWORK_ONLY)
         assert res.returncode == 0, res.stdout[-3000:]
         assert "ip prefix-list STOWPATH-TO-CLOUD" in dev("cgw", "cat", "/etc/frr/frr.conf")
         _facility_present()

@@ -193,3 +193,19 @@ def test_a_facility_strongswan_connection_is_neither_fingerprinted_nor_initiated
         return (0, LIST_CONNS.replace("facility-x", "facility-z"), "") if cmd[1:2] == ["--list-conns"] else (0, "", "")
 
     assert lg.runtime_state(run2)["swanctl"] == before
+
+
+def test_file_drift_ignores_the_order_frr_writes_lines_in() -> None:
+    """``write memory`` puts a block's neighbors and addresses in FRR's own order: not drift; another value is."""
+    from ansible_collections.stowpath.core.plugins.module_utils.drift.frr import canonical
+
+    ours = ["interface ipsec0", " ip address 169.254.1.2/30", " ip address 169.254.2.2/30", "router bgp 65020",
+            " neighbor 169.254.1.1 remote-as 64512", " neighbor 169.254.2.1 remote-as 64512",
+            " address-family ipv4 unicast", "  neighbor 169.254.1.1 route-map A in", " exit-address-family"]
+    written = ["router bgp 65020", " neighbor 169.254.2.1 remote-as 64512", " neighbor 169.254.1.1 remote-as 64512",
+               " !", " address-family ipv4 unicast", "  neighbor 169.254.1.1 route-map A in", " exit-address-family",
+               "interface ipsec0", " ip address 169.254.2.2/30", " ip address 169.254.1.2/30"]
+    assert canonical(ours) == canonical(written)
+    moved = [*written[:5], " exit-address-family", "  neighbor 169.254.1.1 route-map A in", *written[7:]]
+    assert canonical(ours) != canonical(moved)  # out of the address-family is another line
+    assert canonical(ours) != canonical([x.replace("64512", "64513") for x in written])

@@ -13,23 +13,9 @@ import pytest
 from ansible_collections.stowpath.core.plugins.module_utils.platforms import cisco_iosxe as ios
 from ansible_collections.stowpath.core.plugins.module_utils.transports import netconf as nc
 from ansible_collections.stowpath.core.plugins.module_utils.transports import push as P
-from vendor.conftest import Netconf, make_site, render
+from vendor.conftest import FACILITY_WAN_ACL, Netconf, make_site, push_kw, render
 
-FACILITY = """hostname harbor-isr
-ip access-list extended FACILITY-WAN-IN
- 10 permit tcp 192.0.2.0 0.0.0.255 any eq 22
- 20 deny ip any any log
-!
-interface GigabitEthernet1
- ip address 198.51.100.24 255.255.255.0
- ip access-group FACILITY-WAN-IN in
-!
-"""
 ARCHIVE = "archive\n path flash:stowpath-archive\n maximum 5\n!\n"
-
-
-def _kw(tmp_path: Path, **extra: Any) -> dict[str, Any]:
-    return {"state_dir": str(tmp_path / "state"), "owner": "harbor-radiology", **extra}
 
 
 def _acl(sim: Any) -> list[tuple[int, str]]:
@@ -62,7 +48,7 @@ def _cli(sim: Any, command: str) -> str:
 def test_merge_puts_stowpath_entries_below_the_facility_first_sequence(tmp_path: Path) -> None:
     cfg = render(make_site(), tmp_path / "a")["config.cfg"].read_text()
     entries = [(10, "permit tcp 192.0.2.0 0.0.0.255 any eq 22"), (20, "deny ip any any log")]
-    rem = ios.remediation(FACILITY, cfg, wan_acl_policy="merge", acl_entries={"FACILITY-WAN-IN": entries})
+    rem = ios.remediation(FACILITY_WAN_ACL, cfg, wan_acl_policy="merge", acl_entries={"FACILITY-WAN-IN": entries})
     assert not rem.conflicts
     acl = rem.commands[:rem.commands.index("exit") + 1]
     assert acl[0] == "ip access-list extended FACILITY-WAN-IN" and len(acl) == 2 + 8  # 4 entries per tunnel
@@ -73,13 +59,13 @@ def test_merge_puts_stowpath_entries_below_the_facility_first_sequence(tmp_path:
     assert "ip access-list extended FACILITY-WAN-IN" in rem.scope  # a rollback restores it
     # no room below the facility's first entry: a conflict, nothing merged
     tight = [(3, "permit tcp any any eq 22")]
-    rem = ios.remediation(FACILITY, cfg, wan_acl_policy="merge", acl_entries={"FACILITY-WAN-IN": tight})
+    rem = ios.remediation(FACILITY_WAN_ACL, cfg, wan_acl_policy="merge", acl_entries={"FACILITY-WAN-IN": tight})
     assert rem.conflicts and "resequence" in rem.conflicts[0] and "FACILITY-WAN-IN" not in rem.commands[0]
     # stop (the default) stays a conflict
-    rem = ios.remediation(FACILITY, cfg)
+    rem = ios.remediation(FACILITY_WAN_ACL, cfg)
     assert rem.conflicts and "wan_acl_policy=merge" in rem.conflicts[0]
     with pytest.raises(ValueError, match="wan_acl_policy"):
-        ios.remediation(FACILITY, cfg, wan_acl_policy="replace")
+        ios.remediation(FACILITY_WAN_ACL, cfg, wan_acl_policy="replace")
 
 
 def test_parse_acl_entries() -> None:
@@ -110,19 +96,19 @@ def test_netconf_guard_takes_the_binding_out_of_the_payload(tmp_path: Path) -> N
 # -- against the simulators ----------------------------------------------------------------------------------
 @pytest.mark.lab
 def test_cli_merge_inserts_into_the_facility_acl_and_keeps_its_binding(sim_factory: Any, tmp_path: Path) -> None:
-    sim = sim_factory(FACILITY)
+    sim = sim_factory(FACILITY_WAN_ACL)
     cfg = str(render(make_site(), tmp_path / "a")["config.cfg"])
     with pytest.raises(P.PushError, match="wan_acl_policy=merge"):
-        P.push("cisco_iosxe", "netmiko", sim.conn(), cfg, **_kw(tmp_path))
-    pushed = P.push("cisco_iosxe", "netmiko", sim.conn(wan_acl_policy="merge"), cfg, **_kw(tmp_path))
+        P.push("cisco_iosxe", "netmiko", sim.conn(), cfg, **push_kw(tmp_path))
+    pushed = P.push("cisco_iosxe", "netmiko", sim.conn(wan_acl_policy="merge"), cfg, **push_kw(tmp_path))
     assert pushed["changed"] and any("merged into it before its own entries" in n for n in pushed["notes"])
     entries = _acl(sim)
     assert [n for n, _ in entries][-2:] == [10, 20] and len(entries) == 10
     assert entries[0][1].startswith("permit udp host ") and entries[0][1].endswith("eq isakmp")
     assert re.search(r"^interface GigabitEthernet1\n(?: .*\n)*? ip access-group FACILITY-WAN-IN in$", sim.running(),
                      re.M)
-    P.finish("confirm", "cisco_iosxe", "netmiko", sim.conn(), pushed["token"], **_kw(tmp_path))
-    again = P.push("cisco_iosxe", "netmiko", sim.conn(wan_acl_policy="merge"), cfg, **_kw(tmp_path))
+    P.finish("confirm", "cisco_iosxe", "netmiko", sim.conn(), pushed["token"], **push_kw(tmp_path))
+    again = P.push("cisco_iosxe", "netmiko", sim.conn(wan_acl_policy="merge"), cfg, **push_kw(tmp_path))
     assert not again["changed"] and any("already in it" in n for n in again["notes"])
 
 
@@ -140,12 +126,12 @@ def test_netconf_facility_acl_stops_the_push(netconf: Netconf, tmp_path: Path) -
     before = netconf.running()
     xml = str(render(make_site(), tmp_path / "a")["netconf.xml"])
     with pytest.raises(P.PushError) as err:
-        P.push("cisco_iosxe", "netconf", netconf.conn(), xml, **_kw(tmp_path))
+        P.push("cisco_iosxe", "netconf", netconf.conn(), xml, **push_kw(tmp_path))
     assert err.value.result["failure"] == "conflict" and "FACILITY-WAN-IN" in err.value.message
     assert netconf.running() == before
-    done = P.push("cisco_iosxe", "netconf", netconf.conn(), xml, mode="replace", confirm_timeout=60, **_kw(tmp_path))
+    done = P.push("cisco_iosxe", "netconf", netconf.conn(), xml, mode="replace", confirm_timeout=60, **push_kw(tmp_path))
     assert done["changed"] and "FACILITY-WAN-IN" in netconf.running()
-    P.finish("rollback", "cisco_iosxe", "netconf", netconf.conn(), done["token"], **_kw(tmp_path))
+    P.finish("rollback", "cisco_iosxe", "netconf", netconf.conn(), done["token"], **push_kw(tmp_path))
 
 
 @pytest.mark.lab
@@ -153,7 +139,7 @@ def test_cli_revert_timer_puts_an_unconfirmed_change_back_on_the_router(sim_fact
     sim = sim_factory(ARCHIVE, minute_s=8.0)
     cfg = str(render(make_site(), tmp_path / "a")["config.cfg"])
     before = sim.running()
-    pushed = P.push("cisco_iosxe", "netmiko", sim.conn(), cfg, confirm_timeout=30, **_kw(tmp_path))
+    pushed = P.push("cisco_iosxe", "netmiko", sim.conn(), cfg, confirm_timeout=30, **push_kw(tmp_path))
     assert "STOWPATH-KEYRING" in sim.running()
     assert "Timer value: 1 min" in _cli(sim, "show archive config rollback timer")
     deadline = time.monotonic() + 15  # nobody confirms: the router reverts by itself after "1 minute" (8 s)
@@ -162,10 +148,10 @@ def test_cli_revert_timer_puts_an_unconfirmed_change_back_on_the_router(sim_fact
     assert "STOWPATH-KEYRING" not in sim.running()
     assert "ROLLBK_CNFRM_TIMER_EXPIRED" in sim.log()
     with pytest.raises(P.PushError, match="confirm timeout|reverted|revert timer"):
-        P.finish("confirm", "cisco_iosxe", "netmiko", sim.conn(), pushed["token"], **_kw(tmp_path))
+        P.finish("confirm", "cisco_iosxe", "netmiko", sim.conn(), pushed["token"], **push_kw(tmp_path))
     # a confirmed change stays: configure confirm cancels the timer, write memory saves it
-    pushed = P.push("cisco_iosxe", "netmiko", sim.conn(), cfg, confirm_timeout=30, **_kw(tmp_path))
-    P.finish("confirm", "cisco_iosxe", "netmiko", sim.conn(), pushed["token"], **_kw(tmp_path))
+    pushed = P.push("cisco_iosxe", "netmiko", sim.conn(), cfg, confirm_timeout=30, **push_kw(tmp_path))
+    P.finish("confirm", "cisco_iosxe", "netmiko", sim.conn(), pushed["token"], **push_kw(tmp_path))
     assert "No Rollback Confirmed Change pending" in _cli(sim, "show archive config rollback timer")
     time.sleep(8.5)
     assert "STOWPATH-KEYRING" in sim.running() and "STOWPATH-KEYRING" in sim.startup()
@@ -176,8 +162,8 @@ def test_cli_revert_timer_puts_an_unconfirmed_change_back_on_the_router(sim_fact
 def test_cli_without_archive_says_there_is_no_device_side_timer(sim_factory: Any, tmp_path: Path) -> None:
     sim = sim_factory("")
     cfg = str(render(make_site(), tmp_path / "a")["config.cfg"])
-    pushed = P.push("cisco_iosxe", "netmiko", sim.conn(), cfg, confirm_timeout=30, **_kw(tmp_path))
+    pushed = P.push("cisco_iosxe", "netmiko", sim.conn(), cfg, confirm_timeout=30, **push_kw(tmp_path))
     assert any("no configuration archive" in n for n in pushed["notes"])
     assert "No Rollback Confirmed Change pending" in _cli(sim, "show archive config rollback timer")
-    P.finish("rollback", "cisco_iosxe", "netmiko", sim.conn(), pushed["token"], **_kw(tmp_path))
+    P.finish("rollback", "cisco_iosxe", "netmiko", sim.conn(), pushed["token"], **push_kw(tmp_path))
     assert "STOWPATH-KEYRING" not in sim.running()

@@ -103,3 +103,36 @@ def test_atomic_write_fsyncs(tmp_path, monkeypatch):
     monkeypatch.setattr(fileutil.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
     fileutil.write_atomic(str(tmp_path / "f"), b"x")
     assert len(synced) >= 2  # the data and the directory entry
+
+
+def test_push_recovers_a_marker_no_journal_names_and_says_so(tmp_path):
+    """The apply died after its marker, and the journal was gone (cleared, or never written): the next push
+    restores the marker's snapshot first and its result names the recovery."""
+    from ansible_collections.stowpath.core.plugins.module_utils.transports import push as P
+
+    p, state = paths(tmp_path), str(tmp_path / "state")
+    Path(p["swanctl"]).write_text("old\n")
+    Path(p["frr"]).write_text("hostname gw\n")
+    backup_id = lg.backup(state, p, set())
+    Path(os.path.join(state, lg.MARKER)).write_text(f'{{"backup_id": "{backup_id}"}}')
+    Path(p["swanctl"]).write_text("half-applied\n")
+    transports: list[LinuxTransport] = []
+
+    def opener(platform, name, conn, secrets=None):  # type: ignore[no-untyped-def]
+        t = LinuxTransport(get("linux_strongswan"), conn, secrets, run=Runner(), paths=p, state_dir=state)
+        t.diff = lambda *a, **k: (_ for _ in ()).throw(TransportError("stop after the recovery"))  # type: ignore[method-assign]
+        transports.append(t)
+        return t
+
+    conn = ConnParams(host="gw", port=22, username="root")
+    with pytest.raises(P.PushError) as err:
+        P.push("linux_strongswan", "linux", conn, None, intended={}, state_dir=str(tmp_path / "push"),
+               owner="site", opener=opener, check_mode=True)
+    assert "a real run restores it first" in " ".join(err.value.result["notes"])
+    assert Path(p["swanctl"]).read_text() == "half-applied\n"  # check mode changed nothing
+    with pytest.raises(P.PushError) as err:
+        P.push("linux_strongswan", "linux", conn, None, intended={}, state_dir=str(tmp_path / "push"),
+               owner="site", opener=opener)
+    said = err.value.result["recovered"]
+    assert said and "an earlier apply was interrupted" in said and backup_id in said
+    assert Path(p["swanctl"]).read_text() == "old\n" and lg.interrupted(state) is None

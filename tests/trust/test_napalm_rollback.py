@@ -9,10 +9,9 @@ import napalm
 import pytest
 from ansible_collections.stowpath.core.plugins.module_utils.platforms import get
 from ansible_collections.stowpath.core.plugins.module_utils.transports import napalm_drv
-from ansible_collections.stowpath.core.plugins.module_utils.transports.base import (
-    Change,
+from ansible_collections.stowpath.core.plugins.module_utils.transports.base import Change, ConnParams
+from ansible_collections.stowpath.core.plugins.module_utils.transports.errors import (
     ConnectionLostError,
-    ConnParams,
     DeviceRejectedError,
     TransportError,
 )

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.stowpath.core.plugins.module_utils import platforms
-from ansible_collections.stowpath.core.plugins.module_utils.transports.base import TransportError, open_transport
+from ansible_collections.stowpath.core.plugins.module_utils.transports.base import open_transport
+from ansible_collections.stowpath.core.plugins.module_utils.transports.errors import TransportError
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = re.compile(r"\b(" + "|".join(platforms.names()) + r")\b")

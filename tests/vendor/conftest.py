@@ -22,6 +22,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 PY = sys.executable
 NC_USER, NC_PASSWORD = "stowpath-nc", "stowpath-lab-nc"
 CLI_USER, CLI_PASSWORD, CLI_ENABLE = "stowpath", "stowpath-lab-cli", "stowpath-lab-enable"
+#: A router of the make_site() facility (harbor-isr) whose WAN interface carries the facility's own ACL.
+FACILITY_WAN_ACL = """hostname harbor-isr
+ip access-list extended FACILITY-WAN-IN
+ 10 permit tcp 192.0.2.0 0.0.0.255 any eq 22
+ 20 deny ip any any log
+!
+interface GigabitEthernet1
+ ip address 198.51.100.24 255.255.255.0
+ ip access-group FACILITY-WAN-IN in
+!
+"""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,6 +58,11 @@ def make_site(platform: str = "cisco_iosxe", provider: str = "aws_vpn", tunnels:
     if tunnels is not None:
         site["tunnels"] = site["tunnels"][:tunnels]
     return site
+
+
+def push_kw(tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    """Keyword arguments of the push functions for the make_site() facility, push state under ``tmp_path``."""
+    return {"state_dir": str(tmp_path / "state"), "owner": "harbor-radiology", **extra}
 
 
 def render(site: dict[str, Any], dest: Path) -> dict[str, Path]:

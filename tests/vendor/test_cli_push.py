@@ -54,17 +54,45 @@ def test_check_push_confirm_then_nothing_to_do(sim, arts, tmp_path):
     assert not again["changed"] and again["commands"] == [] and again["token"] is None
 
 
+def _journal_key(tmp_path: Path) -> str:
+    from cryptography.fernet import Fernet
+
+    path = tmp_path / "journal.key"
+    path.write_bytes(Fernet.generate_key())
+    path.chmod(0o600)
+    return str(path)
+
+
 def test_update_removes_what_stowpath_added_and_rollback_restores(sim, arts, tmp_path):
+    """With a journal key the rollback puts back the removed tunnel, its PSK included."""
+    two, one = str(arts["two"]["config.cfg"]), str(arts["one"]["config.cfg"])
+    opts = kw(tmp_path, journal_key=_journal_key(tmp_path))
+    first = P.push("cisco_iosxe", "netmiko", sim.conn(), two, **opts)
+    P.finish("confirm", "cisco_iosxe", "netmiko", sim.conn(), first["token"], **opts)
+    with_two = _owned(sim.running())
+    shrink = P.push("cisco_iosxe", "netmiko", sim.conn(), one, **opts)
+    assert "no interface Tunnel2" in shrink["commands"]
+    assert "interface Tunnel2" not in sim.running() and "169.254.173.41" not in sim.running()
+    back = P.finish("rollback", "cisco_iosxe", "netmiko", sim.conn(), shrink["token"], **opts)
+    assert "restored the pre-change configuration" in back["message"]
+    assert _owned(sim.running()) == with_two
+
+
+def test_update_removing_a_psk_cannot_roll_back_from_a_masked_journal(sim, arts, tmp_path):
+    """Without a journal key the removed PSK is known only masked: the rollback refuses and sends nothing."""
     two, one = str(arts["two"]["config.cfg"]), str(arts["one"]["config.cfg"])
     first = P.push("cisco_iosxe", "netmiko", sim.conn(), two, **kw(tmp_path))
     P.finish("confirm", "cisco_iosxe", "netmiko", sim.conn(), first["token"], **kw(tmp_path))
-    with_two = _owned(sim.running())
     shrink = P.push("cisco_iosxe", "netmiko", sim.conn(), one, **kw(tmp_path))
-    assert "no interface Tunnel2" in shrink["commands"]
-    assert "interface Tunnel2" not in sim.running() and "169.254.173.41" not in sim.running()
-    back = P.finish("rollback", "cisco_iosxe", "netmiko", sim.conn(), shrink["token"], **kw(tmp_path))
-    assert "restored the pre-change configuration" in back["message"]
-    assert _owned(sim.running()) == with_two
+    after_shrink = sim.running()
+    with pytest.raises(P.PushError) as err:
+        P.finish("rollback", "cisco_iosxe", "netmiko", sim.conn(), shrink["token"], **kw(tmp_path))
+    assert "cannot be restored" in err.value.message and "Nothing was sent" in err.value.message
+    assert "stowpath_journal_key" in err.value.message
+    assert "********" in err.value.message
+    for secret in site_secrets(make_site()):
+        assert secret not in err.value.message
+    assert sim.running() == after_shrink
 
 
 def test_device_rejects_a_line_nothing_half_applied(sim, tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ..checks import summary_message
 from ..redact import mask_structure
@@ -96,6 +96,14 @@ def target_from_params(params: dict[str, Any], **override: Any) -> Target:
     return Target(**fields)
 
 
+def probe_module(options: dict[str, dict[str, Any]]) -> AnsibleModule:
+    """The AnsibleModule of a DICOMweb probe: the connection options (:data:`CONNECTION_ARGS`) and the
+    probe's own ``options``; Basic auth needs both user and password and excludes a bearer token."""
+    return AnsibleModule(argument_spec={**CONNECTION_ARGS, **options}, supports_check_mode=True,
+                         required_together=[("username", "password")],
+                         mutually_exclusive=BEARER_MUTUALLY_EXCLUSIVE)
+
+
 def probe_target(module: Any) -> Target:
     """The module's Target, its URL validated (the task fails with the reason otherwise)."""
     try:
@@ -129,12 +137,15 @@ def module_secrets(params: dict[str, Any]) -> list[str]:
     return [str(params[k]) for k in keys if params.get(k)]
 
 
-def exit_probe(module: Any, result: dict[str, Any], secrets: list[str], what: str, warn: bool = False) -> None:
-    """End a verification task: secrets masked, never ``changed``; fails on a failure with ``fail_on_error``.
+def exit_probe(module: Any, result: dict[str, Any], target: Target, what: str, warn: bool = False) -> None:
+    """End a probe of ``target``: the bearer token's facts (``token``) added, the target's secrets masked,
+    never ``changed``; fails on a failure with ``fail_on_error``.
 
     With ``warn`` every ``warn`` check is also an Ansible warning.
     """
-    result = mask_structure(result, secrets)
+    if target.token_facts:
+        result["token"] = target.token_facts
+    result = mask_structure(result, target.secrets)
     result["changed"] = False
     if warn:
         warn_checks(module, result["checks"])

@@ -237,6 +237,27 @@ def owned_text(text: str, owned: Callable[[str], bool]) -> list[str]:
     return _drop_empty_af(lines)
 
 
+def canonical(lines: list[str]) -> list[tuple[str, str, str]]:
+    """Config lines as sorted (block, address-family, line): FRR writes a block's lines (neighbors, interface
+    addresses) and its blocks in its own order (``write memory``), which changes nothing."""
+    out: list[tuple[str, str, str]] = []
+    block = af = ""
+    for line in lines:
+        text = line.strip()
+        if not text or text == "!":
+            continue
+        if not line[:1].isspace():
+            block, af = text, ""
+            out.append((block, "", ""))
+        elif text.startswith("address-family "):
+            af = text
+        elif text == "exit-address-family":
+            af = ""
+        else:
+            out.append((block, af, text))
+    return sorted(out)
+
+
 def _drop_empty_af(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:

@@ -170,7 +170,7 @@ def collect(run: Runner, artifacts: dict[str, str], paths: dict[str, str], state
                           [f"echo '{include}' >> {paths['nft_main']}"], [f"intended, missing on the device: {include}"]))
     file_owned = frr.owned_text(_text(current.get("frr")), owned)
     want_owned = frr.owned_text(frr_intended, owned)
-    if [x.strip() for x in file_owned] != [x.strip() for x in want_owned]:
+    if frr.canonical(file_owned) != frr.canonical(want_owned):
         diff = frr.unified([m(x) for x in file_owned], [m(x) for x in want_owned], f"{paths['frr']} (device, owned "
                            "sections)", f"{build_hint}/frr.conf (owned sections)")
         items.append(item("drift.config.routing.frr_conf", "routing", "config", paths["frr"],

@@ -21,14 +21,8 @@ from typing import Any, Callable
 
 from ..platforms import get
 from ..redact import unmasked_secrets
-from ..transports.base import (
-    AuthenticationError,
-    ConnectError,
-    ConnParams,
-    Transport,
-    TransportError,
-    open_transport,
-)
+from ..transports.base import ConnParams, Transport, open_transport
+from ..transports.errors import AuthenticationError, ConnectError, TransportError
 from ..transports.state import DeviceBusyError, PushState, default_state_dir, device_key
 from .secrets import artifact_secrets, mask_marked
 

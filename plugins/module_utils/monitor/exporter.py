@@ -137,7 +137,8 @@ class RouterCollector:
 
     def collect(self) -> list[Family]:
         from ..transports.ansible_args import connection
-        from ..transports.base import TransportError, open_transport
+        from ..transports.base import open_transport
+        from ..transports.errors import TransportError
         from ..verify.model import expected
         from . import network
 

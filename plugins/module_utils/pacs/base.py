@@ -115,7 +115,7 @@ def validate_spec(spec: DestinationSpec, min_timeout: int = VENDOR_MIN_TIMEOUT) 
     """Raise :class:`SpecError` for what must be refused; return warnings for what is merely unusual."""
     problems: list[str] = []
     warnings: list[str] = []
-    if not NAME_RE.match(spec.name or ""):
+    if not NAME_RE.fullmatch(spec.name or ""):
         problems.append(f"name {spec.name!r} must match {NAME_RE.pattern} (it is part of the PACS's API path)")
     parts = urlsplit(spec.url or "")
     if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -145,10 +145,14 @@ def validate_spec(spec: DestinationSpec, min_timeout: int = VENDOR_MIN_TIMEOUT) 
     if parts.scheme == "http" and (spec.username or spec.password) and not _loopback(parts.hostname or ""):
         problems.append("Basic auth (username/password) needs an https:// url: credentials are never sent over plain "
                         "http")
+    if parts.scheme == "http" and not _loopback(parts.hostname or "") and (spec.bearer is not None or any(
+            k.lower() in ("authorization", "proxy-authorization") for k in spec.http_headers)):
+        problems.append("an Authorization header (bearer token) needs an https:// url: credentials are never sent "
+                        "over plain http")
     if spec.client_cert and parts.scheme == "http":
         problems.append("mTLS (client_cert) needs an https:// url")
     for key in spec.http_headers:
-        if not re.match(r"^[A-Za-z0-9-]{1,64}$", key):
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", key):
             problems.append(f"http_headers: {key!r} is not a valid header name")
     if problems:
         raise SpecError("; ".join(problems))

@@ -71,15 +71,28 @@ class StateRecipe:
     bgp: BgpReader
 
 
-def from_queries(queries: Callable[[dict[str, Any]], list[str]],
-                 parse: Callable[[dict[str, Any], dict[str, Any]], Any], configured: bool = False) -> Callable:
-    """A reader built from a parser module's ``*_queries(exp)`` and ``parse_*(answers, exp)`` pair."""
+def parser_recipe(load: Callable[[], Any]) -> StateRecipe:
+    """The state read through one parser module (``parsers/``), imported by ``load()`` at the first read:
+    its ``tunnel_queries(exp)``/``parse_tunnels(answers, exp)`` and ``bgp_queries(exp)``/``parse_bgp(answers,
+    exp)`` pairs. The tunnel reader reports no configured tunnels (None)."""
 
-    def read(query: Query, exp: dict[str, Any]) -> Any:
-        result = parse(query(queries(exp)), exp)
-        return (result, None) if configured else result
+    def tunnels(query: Query, exp: dict[str, Any]) -> tuple[list[dict[str, Any]], None]:
+        parser = load()
+        return parser.parse_tunnels(query(parser.tunnel_queries(exp)), exp), None
 
-    return read
+    def bgp(query: Query, exp: dict[str, Any]) -> dict[str, Any]:
+        parser = load()
+        return parser.parse_bgp(query(parser.bgp_queries(exp)), exp)
+
+    return StateRecipe(tunnels=tunnels, bgp=bgp)
+
+
+def dx_or_tunnel_interfaces(site: Mapping[str, Any], tunnel_interface: Callable[[Mapping[str, Any]], str]) -> list[str]:
+    """The interfaces the cloud routes must use: the DX VLAN interface of a Direct Connect site, else
+    ``tunnel_interface(tunnel)`` of every tunnel."""
+    if site.get("connection_type") == "dx" or site.get("dx"):
+        return [str((site.get("dx") or {}).get("vlan_interface") or "")]
+    return [tunnel_interface(t) for t in site.get("tunnels") or []]
 
 
 @dataclass(frozen=True)

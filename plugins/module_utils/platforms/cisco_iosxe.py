@@ -728,40 +728,28 @@ NETCONF = {
 
 def link_interfaces(site: Any) -> list[str]:
     """Route-based VTIs ``Tunnel<if_index>``, or the DX dot1Q sub-interface."""
-    if site.get("connection_type") == "dx" or site.get("dx"):
-        return [str((site.get("dx") or {}).get("vlan_interface") or "")]
-    return [f"Tunnel{t.get('if_index', t.get('index'))}" for t in site.get("tunnels") or []]
+    from . import dx_or_tunnel_interfaces
+
+    return dx_or_tunnel_interfaces(site, lambda t: f"Tunnel{t.get('if_index', t.get('index'))}")
 
 
-def _cli_tunnels(query: Any, exp: dict[str, Any]) -> tuple[list[dict[str, Any]], None]:
+def _cli_parser() -> Any:
     from ..parsers import iosxe_cli
 
-    return iosxe_cli.parse_tunnels(query(iosxe_cli.tunnel_queries(exp)), exp), None
+    return iosxe_cli
 
 
-def _cli_bgp(query: Any, exp: dict[str, Any]) -> dict[str, Any]:
-    from ..parsers import iosxe_cli
-
-    return iosxe_cli.parse_bgp(query(iosxe_cli.bgp_queries(exp)), exp)
-
-
-def _netconf_tunnels(query: Any, exp: dict[str, Any]) -> tuple[list[dict[str, Any]], None]:
+def _netconf_parser() -> Any:
     from ..parsers import iosxe_netconf
 
-    return iosxe_netconf.parse_tunnels(query(iosxe_netconf.tunnel_queries(exp)), exp), None
-
-
-def _netconf_bgp(query: Any, exp: dict[str, Any]) -> dict[str, Any]:
-    from ..parsers import iosxe_netconf
-
-    return iosxe_netconf.parse_bgp(query(iosxe_netconf.bgp_queries(exp)), exp)
+    return iosxe_netconf
 
 
 def _spec() -> Any:
     import sys
 
     from ..crypto_policy import DH_GROUPS, INTEGRITY
-    from . import PlatformSpec, StateRecipe, TransportSpec
+    from . import PlatformSpec, TransportSpec, parser_recipe
 
     return PlatformSpec(
         name=PLATFORM,
@@ -774,8 +762,7 @@ def _spec() -> Any:
         owned=OWNED_PATTERNS + ("interface Tunnel<n> of the snippet", "router bgp <asn>: stowpath's neighbor lines"),
         mask=mask,
         link_interfaces=link_interfaces,
-        state={"netmiko": StateRecipe(tunnels=_cli_tunnels, bgp=_cli_bgp),
-               "netconf": StateRecipe(tunnels=_netconf_tunnels, bgp=_netconf_bgp)},
+        state={"netmiko": parser_recipe(_cli_parser), "netconf": parser_recipe(_netconf_parser)},
         crypto={
             "ike_encryption": {"aes128": "aes-cbc-128", "aes192": "aes-cbc-192", "aes256": "aes-cbc-256",
                                "aes128gcm16": "aes-gcm-128", "aes256gcm16": "aes-gcm-256", "3des": "3des", "des": "des"},

@@ -196,21 +196,15 @@ REPORT_AREAS = ((r"^(set|delete) security (ike|ipsec)", "ipsec"), (r"^(set|delet
 
 def link_interfaces(site: Any) -> list[str]:
     """Route-based ``st0.<if_index>`` units, or the DX VLAN unit."""
-    if site.get("connection_type") == "dx" or site.get("dx"):
-        return [str((site.get("dx") or {}).get("vlan_interface") or "")]
-    return [f"st0.{t.get('if_index', t.get('index'))}" for t in site.get("tunnels") or []]
+    from . import dx_or_tunnel_interfaces
+
+    return dx_or_tunnel_interfaces(site, lambda t: f"st0.{t.get('if_index', t.get('index'))}")
 
 
-def _napalm_tunnels(query: Any, exp: dict[str, Any]) -> tuple[list[dict[str, Any]], None]:
+def _state_parser() -> Any:
     from ..parsers import junos_state
 
-    return junos_state.parse_tunnels(query(junos_state.tunnel_queries(exp)), exp), None
-
-
-def _napalm_bgp(query: Any, exp: dict[str, Any]) -> dict[str, Any]:
-    from ..parsers import junos_state
-
-    return junos_state.parse_bgp(query(junos_state.bgp_queries(exp)), exp)
+    return junos_state
 
 
 def _rpc(query: Any, rpcs: list[str]) -> dict[str, Any]:
@@ -233,7 +227,7 @@ def _netconf_bgp(query: Any, exp: dict[str, Any]) -> dict[str, Any]:
 
 def _spec() -> Any:
     from ..crypto_policy import DH_GROUPS
-    from . import PlatformSpec, SiteVar, StateRecipe, TransportSpec
+    from . import PlatformSpec, SiteVar, StateRecipe, TransportSpec, parser_recipe
 
     cbc_gcm = {"aes128": "aes-128-cbc", "aes192": "aes-192-cbc", "aes256": "aes-256-cbc",
                "aes128gcm16": "aes-128-gcm", "aes256gcm16": "aes-256-gcm", "3des": "3des-cbc", "des": "des-cbc"}
@@ -249,7 +243,7 @@ def _spec() -> Any:
         mask=mask,
         extract_secrets=extract_secrets,
         link_interfaces=link_interfaces,
-        state={"napalm": StateRecipe(tunnels=_napalm_tunnels, bgp=_napalm_bgp),
+        state={"napalm": parser_recipe(_state_parser),
                "netconf": StateRecipe(tunnels=_netconf_tunnels, bgp=_netconf_bgp)},
         crypto={
             "ike_encryption": cbc_gcm, "esp_encryption": cbc_gcm,

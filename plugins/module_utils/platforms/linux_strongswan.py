@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 Run = Callable[[list[str]], "tuple[int, str, str]"]
 
@@ -90,51 +90,48 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _vici_sections(text: str, event: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(name, section)`` of every named section of the ``event`` messages of a ``--raw`` output."""
+    for name, body in parse_vici_raw(text):
+        if name == event:
+            yield from ((key, value) for key, value in body.items() if isinstance(value, dict))
+
+
 def parse_list_sas(text: str) -> list[dict[str, Any]]:
     """``swanctl --list-sas --raw`` -> observed tunnels (verify/model.py ``TunnelState``)."""
     tunnels = []
-    for name, body in parse_vici_raw(text):
-        if name != "list-sa event":
-            continue
-        for ike_name, ike in body.items():
-            if not isinstance(ike, dict):
+    for ike_name, ike in _vici_sections(text, "list-sa event"):
+        children = []
+        for child in (ike.get("child-sas") or {}).values():
+            if not isinstance(child, dict):
                 continue
-            children = []
-            for child in (ike.get("child-sas") or {}).values():
-                if not isinstance(child, dict):
-                    continue
-                children.append({
-                    "name": child.get("name"), "state": child.get("state"), "reqid": _int(child.get("reqid")),
-                    "mode": child.get("mode"), "encap": child.get("encap") == "yes",
-                    "local_ts": list(child.get("local-ts") or []), "remote_ts": list(child.get("remote-ts") or []),
-                    "bytes_in": _int(child.get("bytes-in")), "bytes_out": _int(child.get("bytes-out")),
-                    "packets_in": _int(child.get("packets-in")), "packets_out": _int(child.get("packets-out")),
-                    "installed_s": _int(child.get("install-time")),
-                    "encryption": child.get("encr-alg"), "integrity": child.get("integ-alg")})
-            tunnels.append({
-                "name": ike_name, "ike_state": ike.get("state"), "ike_version": _int(ike.get("version")),
-                "local_outside": ike.get("local-host"), "remote_outside": ike.get("remote-host"),
-                "established_s": _int(ike.get("established")),
-                "encryption": ike.get("encr-alg"), "integrity": ike.get("integ-alg"), "dh_group": ike.get("dh-group"),
-                "children": children})
+            children.append({
+                "name": child.get("name"), "state": child.get("state"), "reqid": _int(child.get("reqid")),
+                "mode": child.get("mode"), "encap": child.get("encap") == "yes",
+                "local_ts": list(child.get("local-ts") or []), "remote_ts": list(child.get("remote-ts") or []),
+                "bytes_in": _int(child.get("bytes-in")), "bytes_out": _int(child.get("bytes-out")),
+                "packets_in": _int(child.get("packets-in")), "packets_out": _int(child.get("packets-out")),
+                "installed_s": _int(child.get("install-time")),
+                "encryption": child.get("encr-alg"), "integrity": child.get("integ-alg")})
+        tunnels.append({
+            "name": ike_name, "ike_state": ike.get("state"), "ike_version": _int(ike.get("version")),
+            "local_outside": ike.get("local-host"), "remote_outside": ike.get("remote-host"),
+            "established_s": _int(ike.get("established")),
+            "encryption": ike.get("encr-alg"), "integrity": ike.get("integ-alg"), "dh_group": ike.get("dh-group"),
+            "children": children})
     return tunnels
 
 
 def parse_list_conns(text: str) -> list[dict[str, Any]]:
     """``swanctl --list-conns --raw`` -> configured tunnels: name, addresses, children with selectors."""
     conns = []
-    for name, body in parse_vici_raw(text):
-        if name != "list-conn event":
-            continue
-        for conn_name, conn in body.items():
-            if not isinstance(conn, dict):
-                continue
-            children = [{"name": cname, "local_ts": list(c.get("local-ts") or []),
-                         "remote_ts": list(c.get("remote-ts") or [])}
-                        for cname, c in (conn.get("children") or {}).items() if isinstance(c, dict)]
-            conns.append({"name": conn_name, "local_outside": list(conn.get("local_addrs") or []),
-                          "remote_outside": list(conn.get("remote_addrs") or []),
-                          "version": conn.get("version"), "children": children})
+    for conn_name, conn in _vici_sections(text, "list-conn event"):
+        children = [{"name": cname, "local_ts": list(c.get("local-ts") or []),
+                     "remote_ts": list(c.get("remote-ts") or [])}
+                    for cname, c in (conn.get("children") or {}).items() if isinstance(c, dict)]
+        conns.append({"name": conn_name, "local_outside": list(conn.get("local_addrs") or []),
+                      "remote_outside": list(conn.get("remote_addrs") or []),
+                      "version": conn.get("version"), "children": children})
     return conns
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from ..redact import MASK, SECRET_KEY_RE, mask_secrets
+from ..redact import MASK, SECRET_KEY_RE, mask_secrets, mask_tree
 
 SECRET_TOKENS = frozenset({
     "psk", "secret", "secrets", "password", "passwd", "passphrase", "pwd", "private", "token", "key", "keys",
@@ -59,21 +59,12 @@ def sanitize(value: Any, secrets: Iterable[str] = ()) -> Any:
     """Deep copy with every value under a secret-named key masked (booleans and numbers kept: they
     cannot carry a secret, and facts like ``key_matches_cert: true`` matter) and all text masked."""
     known = [s for s in secrets if s]
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            key = str(k)
-            if is_secret_key(key) and not _is_path_key(key, v) and v not in (None, "", [], {}) \
-                    and not isinstance(v, (bool, int, float)):
-                out[key] = MASK
-            else:
-                out[key] = sanitize(v, known)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [sanitize(v, known) for v in value]
-    if isinstance(value, str):
-        return mask_text(value, known)
-    return value
+
+    def secret_entry(key: str, v: Any) -> bool:
+        return (is_secret_key(key) and not _is_path_key(key, v) and v not in (None, "", [], {})
+                and not isinstance(v, (bool, int, float)))
+
+    return mask_tree(value, secret_entry, lambda text: mask_text(text, known), key=str)
 
 
 def assert_clean(text: str, secrets: Iterable[str] = (), where: str = "report") -> None:

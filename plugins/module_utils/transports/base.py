@@ -21,53 +21,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class TransportError(Exception):
-    """A push failed; ``message`` is safe to show (secrets masked), ``device_message`` is the device's text."""
-
-    kind = "error"
-
-    def __init__(self, message: str, device_message: str = "", rolled_back: bool | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.device_message = device_message
-        self.rolled_back = rolled_back
-
-
-class AuthenticationError(TransportError):
-    """The device refused the credentials (never retried: lockouts, log floods)."""
-
-    kind = "authentication"
-
-
-class ConnectError(TransportError):
-    """The device could not be reached (refused, timeout, SSH failure)."""
-
-    kind = "connect"
-
-
-class ConnectionLostError(TransportError):
-    """The session died during the push."""
-
-    kind = "connection_lost"
-
-
-class DeviceRejectedError(TransportError):
-    """The device refused a line/payload; the change was rolled back (``rolled_back``)."""
-
-    kind = "rejected"
-
-
-class ConflictError(TransportError):
-    """The device has different configuration under the names stowpath would use."""
-
-    kind = "conflict"
-
-
-class ConfirmExpiredError(TransportError):
-    """The commit-confirmed timeout passed before the confirmation: the device rolled back."""
-
-    kind = "confirm_expired"
+from .errors import TransportError
 
 
 @dataclass
@@ -138,6 +92,11 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def rollback(self, pending: dict[str, Any]) -> str:
         """Undo the applied change; returns a sentence saying how."""
+
+    def interrupted(self) -> str | None:
+        """A change the device itself records as interrupted while no journal names it (the Linux
+        gateway's "applying" marker): its snapshot id, else None."""
+        return None
 
     def recover(self, pending: dict[str, Any]) -> str:
         """Undo a push whose run never confirmed it; default: same as rollback."""

@@ -15,7 +15,7 @@ import os
 import socket
 from typing import Any
 
-from .base import ConnectError
+from .errors import ConnectError
 
 
 class HostKeyError(ConnectError):

@@ -20,7 +20,8 @@ import shlex
 from typing import Any, Callable
 
 from .. import linux_gateway as lg
-from .base import Change, DeviceRejectedError, Transport, TransportError
+from .base import Change, Transport
+from .errors import DeviceRejectedError, TransportError
 
 Run = Callable[[list[str]], "tuple[int, str, str]"]
 
@@ -80,6 +81,10 @@ class LinuxTransport(Transport):
 
     def confirm(self, pending: dict[str, Any]) -> None:
         return None
+
+    def interrupted(self) -> str | None:
+        backup_id = lg.interrupted(self.state_dir)
+        return f"marker {lg.MARKER}, snapshot {backup_id}" if backup_id else None
 
     def rollback(self, pending: dict[str, Any]) -> str:
         backup_id = (pending.get("backup_id") or lg.interrupted(self.state_dir)

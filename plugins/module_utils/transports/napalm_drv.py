@@ -28,16 +28,8 @@ import re
 import time
 from typing import Any
 
-from .base import (
-    AuthenticationError,
-    Change,
-    ConfirmExpiredError,
-    ConnectError,
-    ConnectionLostError,
-    DeviceRejectedError,
-    Transport,
-    TransportError,
-)
+from . import errors
+from .base import Change, Transport
 from .netconf import mark_replace
 
 #: Seconds before the device's own timer during which a rollback waits for the timer instead.
@@ -53,7 +45,7 @@ def revert_in(confirm_timeout: int, driver: str = "junos") -> int:
     seconds = max(60, int(math.ceil(max(int(confirm_timeout), 1) / 60.0)) * 60)
     cap = MAX_REVERT_S.get(driver)
     if cap and seconds > cap:
-        raise TransportError(f"the NAPALM {driver} driver accepts a confirm timeout of at most {cap} s "
+        raise errors.TransportError(f"the NAPALM {driver} driver accepts a confirm timeout of at most {cap} s "
                              f"({confirm_timeout} s asked); nothing was changed")
     return seconds
 
@@ -71,7 +63,7 @@ class NapalmTransport(Transport):
         self.nx = nx
         driver_name = conn.options.get("napalm_driver") or self.napalm.get("driver")
         if not driver_name:
-            raise TransportError(f"no NAPALM driver for platform {spec.name}")
+            raise errors.TransportError(f"no NAPALM driver for platform {spec.name}")
         self.driver_name = driver_name
         optional = dict(conn.options.get("optional_args") or {})
         if driver_name != "mock":
@@ -86,14 +78,14 @@ class NapalmTransport(Transport):
                               timeout=conn.timeout, optional_args=optional)
             self.dev.open()
         except nx.ConnectAuthError:
-            raise AuthenticationError(f"NAPALM ({driver_name}) authentication failed for {conn.username}@{conn.host} "
+            raise errors.AuthenticationError(f"NAPALM ({driver_name}) authentication failed for {conn.username}@{conn.host} "
                                       "(not retried: check the credentials)") from None
         except (nx.ConnectionException, OSError) as exc:
             text = self.mask(str(exc))
             if re.search(r"auth", text, re.I):
-                raise AuthenticationError(f"NAPALM ({driver_name}) authentication failed for {conn.username}@"
+                raise errors.AuthenticationError(f"NAPALM ({driver_name}) authentication failed for {conn.username}@"
                                           f"{conn.host}: {text} (not retried)") from None
-            raise ConnectError(f"NAPALM ({driver_name}) cannot connect to {conn.host}:{conn.port}: {text}") from None
+            raise errors.ConnectError(f"NAPALM ({driver_name}) cannot connect to {conn.host}:{conn.port}: {text}") from None
 
     def _load(self, payload: str, mode: str) -> None:
         try:
@@ -104,14 +96,14 @@ class NapalmTransport(Transport):
         except (self.nx.MergeConfigException, self.nx.ReplaceConfigException) as exc:
             self._discard()
             msg = self.mask(str(exc))
-            raise DeviceRejectedError(f"the device rejected the candidate: {msg} (discarded, nothing committed)",
+            raise errors.DeviceRejectedError(f"the device rejected the candidate: {msg} (discarded, nothing committed)",
                                       msg, rolled_back=True) from None
         except (self.nx.ConnectionClosedException, OSError, EOFError, *self._timeouts()) as exc:
-            raise ConnectionLostError(f"connection lost while loading the candidate ({type(exc).__name__}: "
+            raise errors.ConnectionLostError(f"connection lost while loading the candidate ({type(exc).__name__}: "
                                       f"{self.mask(str(exc))}); nothing was committed") from None
         except Exception as exc:  # noqa: BLE001 - any other driver/PyEZ error
             self._discard()
-            raise TransportError(f"loading the candidate failed ({type(exc).__name__}: {self.mask(str(exc))}); "
+            raise errors.TransportError(f"loading the candidate failed ({type(exc).__name__}: {self.mask(str(exc))}); "
                                  "candidate discarded, nothing committed") from None
 
     def _discard(self) -> None:
@@ -135,7 +127,7 @@ class NapalmTransport(Transport):
         try:
             text = self.dev.compare_config() or ""
         except self.nx.ConnectionClosedException as exc:
-            raise ConnectionLostError(f"connection lost during compare: {self.mask(str(exc))}") from None
+            raise errors.ConnectionLostError(f"connection lost during compare: {self.mask(str(exc))}") from None
         self._discard()
         commands = [ln for ln in text.splitlines() if ln[:1] in "+-" or ln.startswith("[edit")]
         commands = [ln for ln in commands if ln.strip()]
@@ -165,16 +157,16 @@ class NapalmTransport(Transport):
         except (self.nx.CommitError, self.nx.CommitConfirmException, NotImplementedError) as exc:
             self._discard()
             msg = self.mask(str(exc) or type(exc).__name__)
-            raise DeviceRejectedError(f"the commit failed on the device: {msg} (candidate discarded, running "
+            raise errors.DeviceRejectedError(f"the commit failed on the device: {msg} (candidate discarded, running "
                                       "unchanged)", msg, rolled_back=True) from None
         except lost as exc:
             self._discard()
-            raise ConnectionLostError(
+            raise errors.ConnectionLostError(
                 f"connection lost during the commit ({type(exc).__name__}: {self.mask(str(exc))}); if the commit "
                 f"reached the device it reverts by itself after {seconds} s") from None
         except Exception as exc:  # noqa: BLE001 - any other driver/PyEZ error: the outcome on the device is unknown
             self._discard()
-            raise TransportError(
+            raise errors.TransportError(
                 f"the commit failed ({type(exc).__name__}: {self.mask(str(exc))}); candidate discarded; if the commit "
                 f"reached the device it reverts by itself after {seconds} s, and the next run checks it") from None
         return {"revert_in": seconds}
@@ -191,13 +183,13 @@ class NapalmTransport(Transport):
         try:
             self.dev.confirm_commit()
         except self.nx.CommitConfirmException as exc:
-            raise ConfirmExpiredError(f"no commit to confirm: the device reverted at the timeout "
+            raise errors.ConfirmExpiredError(f"no commit to confirm: the device reverted at the timeout "
                                       f"({self.mask(str(exc))})", rolled_back=True) from None
         except (self.nx.ConnectionClosedException, OSError, EOFError, *self._timeouts()) as exc:
-            raise ConnectionLostError(f"connection lost while confirming ({type(exc).__name__}: "
+            raise errors.ConnectionLostError(f"connection lost while confirming ({type(exc).__name__}: "
                                       f"{self.mask(str(exc))}); the device reverts at the timeout") from None
         except Exception as exc:  # noqa: BLE001 - CommitError and anything else the driver raises
-            raise TransportError(f"confirm_commit failed ({type(exc).__name__}: {self.mask(str(exc))}); the device "
+            raise errors.TransportError(f"confirm_commit failed ({type(exc).__name__}: {self.mask(str(exc))}); the device "
                                  "reverts at the timeout unless a later confirm succeeds") from None
 
     def _pending_on_device(self) -> bool | None:
@@ -221,18 +213,18 @@ class NapalmTransport(Transport):
             if time.time() >= deadline > 0:
                 return ("the commit-confirmed timer has passed, so the device reverted by itself (its pending state "
                         "cannot be read; no rollback sent, which could re-apply the failed change)")
-            raise TransportError(
+            raise errors.TransportError(
                 f"cannot tell whether {self.conn.host} still has the commit pending, so no rollback was sent (after "
                 f"the timer a rollback would make the failed change permanent); the device reverts by itself at the "
                 f"timer in {max(0, int(left))} s" + ("" if not explicit else "; the journal is kept for the next run"))
         try:
             self.dev.rollback()
         except (self.nx.ConnectionClosedException, OSError, EOFError, *self._timeouts()) as exc:
-            raise ConnectionLostError(f"connection lost during rollback ({type(exc).__name__}: {self.mask(str(exc))})"
+            raise errors.ConnectionLostError(f"connection lost during rollback ({type(exc).__name__}: {self.mask(str(exc))})"
                                       "; the device reverts at the commit-confirmed timer anyway") from None
         except Exception as exc:  # noqa: BLE001 - CommitError and anything else the driver raises
             self._discard()
-            raise TransportError(f"the rollback failed ({type(exc).__name__}: {self.mask(str(exc))}); candidate "
+            raise errors.TransportError(f"the rollback failed ({type(exc).__name__}: {self.mask(str(exc))}); candidate "
                                  "discarded; the device reverts at the commit-confirmed timer") from None
         return f"NAPALM rollback() on {self.driver_name} of the pending commit: previous configuration restored"
 
@@ -251,12 +243,12 @@ class NapalmTransport(Transport):
                 if q.startswith("getter:"):
                     name, *args = q[len("getter:"):].split(":", 1)
                     if not name.startswith("get_"):
-                        raise TransportError(f"{q!r} is not a NAPALM getter")
+                        raise errors.TransportError(f"{q!r} is not a NAPALM getter")
                     answers[q] = getattr(self.dev, name)(*args)
                 else:
                     answers[q] = self.dev.cli([q])[q]
         except (self.nx.ConnectionClosedException, OSError) as exc:
-            raise ConnectionLostError(f"connection lost while reading state: {self.mask(str(exc))}") from None
+            raise errors.ConnectionLostError(f"connection lost while reading state: {self.mask(str(exc))}") from None
         return answers
 
     def close(self) -> None:

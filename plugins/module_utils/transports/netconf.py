@@ -22,17 +22,8 @@ import re
 import tempfile
 from typing import Any
 
-from . import hostkeys
-from .base import (
-    AuthenticationError,
-    Change,
-    ConfirmExpiredError,
-    ConnectError,
-    ConnectionLostError,
-    DeviceRejectedError,
-    Transport,
-    TransportError,
-)
+from . import errors, hostkeys
+from .base import Change, Transport
 
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 KEY_LEAVES = ("name", "id", "tag", "sequence", "seq_no", "no", "prefix", "number", "af-name", "inout", "fwd")
@@ -192,7 +183,7 @@ class NetconfTransport(Transport):
     def __init__(self, spec: Any, conn: Any, secrets: list[str] | None = None) -> None:
         super().__init__(spec, conn, secrets)
         if not spec.netconf:
-            raise TransportError(f"{spec.name} has no NETCONF data model in its platform spec")
+            raise errors.TransportError(f"{spec.name} has no NETCONF data model in its platform spec")
         self.data = spec.netconf
         from ncclient import manager
         from ncclient.transport.errors import AuthenticationError as NcAuthError
@@ -215,17 +206,17 @@ class NetconfTransport(Transport):
                    or hostkeys.HostKeyError(f"SSH host key of {hostkeys.host_entry(c.host, c.port)} is not "
                                             "trusted (known_hosts)")) from None
         except NcAuthError:
-            raise AuthenticationError(f"NETCONF authentication failed for {c.username}@{c.host}:{c.port} "
+            raise errors.AuthenticationError(f"NETCONF authentication failed for {c.username}@{c.host}:{c.port} "
                                       "(not retried: check the credentials)") from None
         except (SSHError, NcTransportError, OSError) as exc:
-            raise ConnectError(f"cannot open a NETCONF session to {c.host}:{c.port}: {self.mask(str(exc))}") from None
+            raise errors.ConnectError(f"cannot open a NETCONF session to {c.host}:{c.port}: {self.mask(str(exc))}") from None
         caps = set(self.m.server_capabilities)
         need = {":candidate": "urn:ietf:params:netconf:capability:candidate:1.0",
                 ":confirmed-commit:1.1": "urn:ietf:params:netconf:capability:confirmed-commit:1.1"}
         missing = [n for n, uri in need.items() if not any(cap.startswith(uri) for cap in caps)]
         if missing:
             self.close()
-            raise TransportError(f"{c.host}:{c.port} lacks NETCONF capabilities {', '.join(missing)}: "
+            raise errors.TransportError(f"{c.host}:{c.port} lacks NETCONF capabilities {', '.join(missing)}: "
                                  "stowpath needs a candidate datastore and confirmed commits with persist")
 
     # -- helpers
@@ -269,16 +260,16 @@ class NetconfTransport(Transport):
                 else:
                     answers[q] = self.m.get(filter=("subtree", q)).data_xml
         except OSError as exc:
-            raise ConnectionLostError(f"connection lost while reading state: {exc}") from None
+            raise errors.ConnectionLostError(f"connection lost while reading state: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - ncclient RPCError and transport errors
-            raise TransportError(f"the device refused a state query: {self._rpc_error(exc)}") from None
+            raise errors.TransportError(f"the device refused a state query: {self._rpc_error(exc)}") from None
         return answers
 
     def get_running(self) -> str:
         try:
             return self._get("running")
         except OSError as exc:
-            raise ConnectionLostError(f"connection lost while reading running: {exc}") from None
+            raise errors.ConnectionLostError(f"connection lost while reading running: {exc}") from None
 
     def diff(self, intended: str, mode: str = "merge", previous: str | None = None) -> Change:
         from ncclient.operations import RPCError
@@ -294,12 +285,12 @@ class NetconfTransport(Transport):
                     self.m.edit_config(target="candidate", config=payload, default_operation="merge")
                 except RPCError as exc:
                     self.m.discard_changes()
-                    raise DeviceRejectedError(f"the device rejected the NETCONF payload: {self._rpc_error(exc)} "
+                    raise errors.DeviceRejectedError(f"the device rejected the NETCONF payload: {self._rpc_error(exc)} "
                                               "(nothing was committed)", self._rpc_error(exc), rolled_back=True) from None
                 after = self._get("candidate")
                 self.m.discard_changes()
         except RPCError as exc:
-            raise TransportError(f"NETCONF lock/discard failed: {self._rpc_error(exc)}") from None
+            raise errors.TransportError(f"NETCONF lock/discard failed: {self._rpc_error(exc)}") from None
         b, a = _parse(before), _parse(after)
         lines = list(difflib.unified_diff(pretty_lines(b), pretty_lines(a), "running", "candidate", n=2, lineterm=""))
         paths = self.data["owned"] + self.data["shared"]
@@ -330,7 +321,7 @@ class NetconfTransport(Transport):
         from ncclient.operations import RPCError
 
         if not token:
-            raise TransportError("a NETCONF push needs a token (persist id)")
+            raise errors.TransportError("a NETCONF push needs a token (persist id)")
         try:
             with self.m.locked("candidate"):
                 self.m.discard_changes()
@@ -340,15 +331,15 @@ class NetconfTransport(Transport):
                 except RPCError as exc:
                     self.m.discard_changes()
                     msg = self._rpc_error(exc)
-                    raise DeviceRejectedError(f"the device rejected the change: {msg} (candidate discarded, running "
+                    raise errors.DeviceRejectedError(f"the device rejected the change: {msg} (candidate discarded, running "
                                               "unchanged)", msg, rolled_back=True) from None
-        except DeviceRejectedError:
+        except errors.DeviceRejectedError:
             raise
         except RPCError as exc:
-            raise TransportError(f"NETCONF lock failed (another session holds the candidate?): "
+            raise errors.TransportError(f"NETCONF lock failed (another session holds the candidate?): "
                                  f"{self._rpc_error(exc)}") from None
         except OSError as exc:
-            raise ConnectionLostError(f"connection lost during the push ({exc}); if the commit reached the device "
+            raise errors.ConnectionLostError(f"connection lost during the push ({exc}); if the commit reached the device "
                                       f"it rolls back by itself after {confirm_timeout} s") from None
         return {"persist_id": token}
 
@@ -358,7 +349,7 @@ class NetconfTransport(Transport):
         try:
             self.m.commit(persist_id=pending["persist_id"])
         except RPCError as exc:
-            raise ConfirmExpiredError(
+            raise errors.ConfirmExpiredError(
                 f"the device has no pending confirmed commit {pending['persist_id']}: the confirm timeout "
                 f"passed and the device rolled back ({self._rpc_error(exc)})", rolled_back=True) from None
 

@@ -26,17 +26,8 @@ import socket
 from typing import Any
 
 from ..redact import MASK, fill_masked
-from . import hostkeys
-from .base import (
-    AuthenticationError,
-    Change,
-    ConfirmExpiredError,
-    ConnectError,
-    ConnectionLostError,
-    DeviceRejectedError,
-    Transport,
-    TransportError,
-)
+from . import errors, hostkeys
+from .base import Change, Transport
 
 # A device error in configuration mode ("% Invalid input ...", "% Incomplete command.", "Bad mask ...").
 ERROR_PATTERN = r"^\s*(%.*|Bad mask .*)$"
@@ -53,7 +44,7 @@ class NetmikoTransport(Transport):
     def __init__(self, spec: Any, conn: Any, secrets: list[str] | None = None) -> None:
         super().__init__(spec, conn, secrets)
         if spec.cli is None:
-            raise TransportError(f"the netmiko transport needs a CLI planner, which {spec.name} does not have")
+            raise errors.TransportError(f"the netmiko transport needs a CLI planner, which {spec.name} does not have")
         self.planner = spec.cli
         self.archive = False
         from netmiko import ConnectHandler
@@ -75,23 +66,23 @@ class NetmikoTransport(Transport):
             if c.enable_secret:
                 self.cli.enable()
         except NetmikoAuthenticationException as exc:
-            raise AuthenticationError(
+            raise errors.AuthenticationError(
                 f"authentication failed for {c.username}@{c.host}:{c.port} (not retried: check the "
                 "credentials in the inventory/vault)", self.mask(str(exc))) from None
         except (NetmikoTimeoutException, SSHException, *LOST) as exc:
             bad_key = hostkeys.check(c.host, c.port, known_hosts, c.timeout) if verify else None
             if bad_key is not None:
                 raise bad_key from None
-            raise ConnectError(f"cannot open an SSH CLI session to {c.host}:{c.port}: {self.mask(str(exc))}") from None
+            raise errors.ConnectError(f"cannot open an SSH CLI session to {c.host}:{c.port}: {self.mask(str(exc))}") from None
         except ValueError as exc:  # netmiko: enable failed ("Failed to enter enable mode")
-            raise AuthenticationError(f"{c.host}:{c.port}: {self.mask(str(exc))}") from None
+            raise errors.AuthenticationError(f"{c.host}:{c.port}: {self.mask(str(exc))}") from None
 
     # -- interface
     def get_running(self) -> str:
         try:
             return self.cli.send_command("show running-config", read_timeout=90)
         except LOST as exc:
-            raise ConnectionLostError(f"connection lost while reading the configuration: {exc}") from None
+            raise errors.ConnectionLostError(f"connection lost while reading the configuration: {exc}") from None
 
     def diff(self, intended: str, mode: str = "merge", previous: str | None = None) -> Change:
         running = self.get_running()
@@ -138,14 +129,14 @@ class NetmikoTransport(Transport):
                 self.cli.exit_config_mode()
             except Exception:  # noqa: BLE001 - best effort; the restore below re-enters config mode
                 pass
-            raise DeviceRejectedError(f"the device rejected {self.mask(line)!r}: {self.mask(message)}",
+            raise errors.DeviceRejectedError(f"the device rejected {self.mask(line)!r}: {self.mask(message)}",
                                       self.mask(message)) from None
         except (ReadTimeout, *LOST) as exc:
             transport = getattr(getattr(self.cli, "remote_conn", None), "get_transport", lambda: None)()
             if transport is not None and transport.is_active() and isinstance(exc, ReadTimeout):
-                raise ConnectionLostError(f"the device stopped answering for {read_timeout:.0f} s during the push "
+                raise errors.ConnectionLostError(f"the device stopped answering for {read_timeout:.0f} s during the push "
                                           "(session given up)") from None
-            raise ConnectionLostError(f"connection lost during the push ({type(exc).__name__})") from None
+            raise errors.ConnectionLostError(f"connection lost during the push ({type(exc).__name__})") from None
 
     def apply(self, change: Change, confirm_timeout: int, token: str) -> dict[str, Any]:
         if not change.payload:
@@ -153,7 +144,7 @@ class NetmikoTransport(Transport):
         minutes = max(1, min(120, math.ceil(confirm_timeout / 60))) if self.archive else None
         try:
             self._send(change.payload, minutes)
-        except DeviceRejectedError as exc:
+        except errors.DeviceRejectedError as exc:
             pending = {"running_before": change.running, "scope": change.scope, "intended": "", "previous": "",
                        "revert_timer_min": minutes}
             how = self.rollback(pending)
@@ -161,7 +152,7 @@ class NetmikoTransport(Transport):
             exc.message += f" -- {how}"
             raise
         except ValueError as exc:  # netmiko: the router refused "configure terminal revert timer"
-            raise DeviceRejectedError(f"the router did not enter configuration mode with a revert timer: {exc} "
+            raise errors.DeviceRejectedError(f"the router did not enter configuration mode with a revert timer: {exc} "
                                       "(nothing was sent)", str(exc), rolled_back=True) from None
         return {"revert_timer_min": minutes, "revert_in": minutes * 60} if minutes else {}
 
@@ -170,22 +161,22 @@ class NetmikoTransport(Transport):
             return self.cli.send_command_timing(command, read_timeout=float(self.conn.options.get("cli_read_timeout")
                                                                             or 15))
         except LOST as exc:
-            raise ConnectionLostError(f"connection lost during {command!r}: {exc}") from None
+            raise errors.ConnectionLostError(f"connection lost during {command!r}: {exc}") from None
 
     def confirm(self, pending: dict[str, Any]) -> None:
         if pending.get("revert_timer_min"):
             out = self._exec("configure confirm")
             if NO_PENDING in out:
-                raise ConfirmExpiredError(
+                raise errors.ConfirmExpiredError(
                     f"the router has no pending revert timer any more: its {pending['revert_timer_min']} minute(s) "
                     "passed and it put the archived configuration back (configure confirm: "
                     f"{self.mask(out.strip())[:200]})", rolled_back=True)
         try:
             out = self.cli.save_config()
         except LOST as exc:
-            raise ConnectionLostError(f"connection lost while saving the configuration: {exc}") from None
+            raise errors.ConnectionLostError(f"connection lost while saving the configuration: {exc}") from None
         if "[OK]" not in out and "#" not in out:
-            raise TransportError(f"write memory did not confirm: {self.mask(out[-300:])}")
+            raise errors.TransportError(f"write memory did not confirm: {self.mask(out[-300:])}")
 
     def _saved(self, pending: dict[str, Any], current: str) -> tuple[str, str]:
         """The pre-change configuration and the pushed snippet, in clear where it can be told.
@@ -207,7 +198,7 @@ class NetmikoTransport(Transport):
         cmds = self.planner.restore_commands(current, before, pending.get("scope", []), intended)
         unknown = [c.strip() for c in cmds if MASK in c]
         if unknown:
-            raise TransportError(
+            raise errors.TransportError(
                 f"{len(unknown)} secret line(s) this push changed cannot be restored: journals keep configurations "
                 "masked and the pre-change value is not on the device any more (" + "; ".join(unknown[:3])
                 + "). Nothing was sent. Restore them by hand, or give stowpath_journal_key (an encrypted journal)",
@@ -216,7 +207,7 @@ class NetmikoTransport(Transport):
             self._send(cmds)
         left = self.planner.restore_commands(self.get_running(), before, pending.get("scope", []), intended)
         if left:
-            raise TransportError("restoring the pre-change configuration left differences: "
+            raise errors.TransportError("restoring the pre-change configuration left differences: "
                                  + self.mask("; ".join(c.strip() for c in left[:10])))
         return cmds
 
@@ -237,11 +228,11 @@ class NetmikoTransport(Transport):
         answers: dict[str, Any] = {}
         for q in queries:
             if not q.startswith("show "):
-                raise TransportError(f"refusing to send {q!r} as a state query (only show commands)")
+                raise errors.TransportError(f"refusing to send {q!r} as a state query (only show commands)")
             try:
                 answers[q] = self.cli.send_command(q, read_timeout=self.conn.options.get("cli_read_timeout", 15))
             except OSError as exc:
-                raise ConnectionLostError(f"connection lost while reading state ({q}): {exc}") from None
+                raise errors.ConnectionLostError(f"connection lost while reading state ({q}): {exc}") from None
         return answers
 
     def close(self) -> None:

@@ -13,16 +13,8 @@ import time
 from typing import Any, Callable
 
 from ..redact import UnmaskedSecretError
-from .base import (
-    ConfirmExpiredError,
-    ConflictError,
-    ConnectionLostError,
-    ConnParams,
-    DeviceRejectedError,
-    Transport,
-    TransportError,
-    open_transport,
-)
+from .base import ConnParams, Transport, open_transport
+from .errors import ConfirmExpiredError, ConflictError, ConnectionLostError, DeviceRejectedError, TransportError
 from .state import (
     DeviceBusyError,
     JournalKeyError,
@@ -148,6 +140,15 @@ def _recover_if_needed(t: Transport, state: PushState, result: dict[str, Any], c
     """A pending push from an earlier run: refuse while it may still be confirmed; recover it otherwise."""
     pending = state.pending()
     if not pending:
+        marker = getattr(t, "interrupted", lambda: None)()
+        if marker is None:
+            return
+        if check_mode:
+            result["notes"].append(f"an earlier apply was interrupted ({marker}): a real run restores it first")
+            return
+        how = t.recover({})
+        result["recovered"] = f"an earlier apply was interrupted ({marker}, no journal); recovered: {how}"
+        result["changed"] = True
         return
     if pending.get("corrupt"):
         raise TransportError(f"the push journal of {state.device} is unreadable ({state.dir}): inspect the device and "

@@ -31,8 +31,6 @@ per-device locking: two runs never push to one device at the same time.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import re
@@ -41,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ..fileutil import flock_wait
 from ..redact import UnmaskedSecretError, mask_closed, masked_line_hashes, sha256
 
 #: Journal fields that hold configurations (masked + hashed at rest).
@@ -111,29 +110,15 @@ class PushState:
     @contextlib.contextmanager
     def lock(self, wait_s: float = 30.0) -> Iterator[None]:
         """Exclusive per-device lock across processes (``flock``); waits up to ``wait_s``."""
-        path = self._path("lock")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + wait_s
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    if time.monotonic() > deadline:
-                        holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
-                        raise DeviceBusyError(f"device {self.device} is locked by another stowpath run ({holder}); "
-                                              f"waited {wait_s:.0f} s") from None
-                    time.sleep(0.1)
+        def busy(fd: int) -> DeviceBusyError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            return DeviceBusyError(f"device {self.device} is locked by another stowpath run ({holder}); "
+                                   f"waited {wait_s:.0f} s")
+
+        with flock_wait(str(self._path("lock")), wait_s, busy) as fd:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}".encode(), 0)
             yield
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def seal(self, data: dict[str, Any], mask: Callable[[str], str] | None = None) -> dict[str, Any]:
         """``data`` as kept at rest: configurations masked (fail-closed) + sha256, clear texts only encrypted."""

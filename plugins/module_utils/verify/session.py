@@ -11,13 +11,23 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Callable, Iterator
 
+from ansible.module_utils.basic import AnsibleModule
+
+from ..linux_gateway import timed
 from ..platforms import DEFAULT_PLATFORM
 from ..transports.ansible_args import DEVICE_ARGS, connection
-from ..transports.base import TransportError, open_transport
+from ..transports.base import open_transport
+from ..transports.errors import TransportError
 from .poll import until_passing
-from .result import finish
+from .result import WAIT_ARGS, finish, verify_module
 
 STATE_ARGS: dict[str, dict[str, Any]] = {**DEVICE_ARGS, "platform": {**DEVICE_ARGS["platform"], "required": False}}
+
+
+def state_module(options: dict[str, dict[str, Any]], required_one_of: tuple[str, str]) -> AnsibleModule:
+    """The AnsibleModule of a state-reading verification module: its ``options`` plus the gateway
+    connection and the waiting options (:func:`.result.verify_module`)."""
+    return verify_module({**options, **STATE_ARGS, **WAIT_ARGS}, required_one_of)
 
 
 @contextlib.contextmanager
@@ -30,7 +40,7 @@ def state_session(module: Any, site: dict[str, Any] | None) -> Iterator[tuple[An
         recipe = spec.state_for(transport)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    extra = {"run": module.run_command} if spec.runs_on == "device" else {}
+    extra = {"run": timed(module.run_command)} if spec.runs_on == "device" else {}
     try:
         t = open_transport(spec, transport, conn, p.get("secrets") or [], **extra)
     except TransportError as exc:
