@@ -1,4 +1,4 @@
-"""The NETCONF artifacts carry the same configuration as the lead's CLI templates; show-output parsers."""
+"""The NETCONF artifacts carry the same configuration as the CLI templates; show-output parsers."""
 
 from __future__ import annotations
 
