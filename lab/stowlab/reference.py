@@ -156,14 +156,16 @@ def borrowed(*hosts: str) -> Iterator[None]:
 
 
 def wait_cloud_route(hosts: tuple[str, ...] = ("cgw", "cgwdx"), timeout: float = 60) -> float:
-    """Wait until every host routes the cloud CIDR (BGP learned and installed); return the seconds waited.
+    """Wait until every host routes the cloud CIDR over BGP (learned, installed, possibly as a covering
+    VPC prefix); return the seconds waited.
 
     Judge from the customer side: right after a reset the cloud may still show the old sessions.
     """
     start = time.monotonic()
     pending = list(hosts)
     while pending and time.monotonic() - start < timeout:
-        pending = [h for h in pending if "proto bgp" not in ssh(h, f"ip route show {CLOUD}", check=False).stdout]
+        # the cloud advertises its VPC CIDR (a supernet of CLOUD), like AWS: any BGP route covering CLOUD
+        pending = [h for h in pending if "proto bgp" not in ssh(h, f"ip route show match {CLOUD}", check=False).stdout]
         if pending:
             time.sleep(0.3)
     if pending:

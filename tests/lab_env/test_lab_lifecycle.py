@@ -6,13 +6,27 @@ Runs last among the lab tests of this directory; it ends with a freshly built la
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from labctl import REPO, lab, lab_status
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
+LAB_STATE = "/run/stowpath-lab"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _simulators_back() -> Iterator[None]:
+    """``lab.py down`` also stops the vendor simulators (``make lab-up`` starts them): start them again
+    afterwards, as ``make lab-up`` does, so later tests find the lab complete."""
+    yield
+    for script, port, state in (("netconf_iosxe.py", "8830", "netconf-iosxe"), ("iosxe_sim.py", "8022", "iosxe-sim")):
+        subprocess.run([sys.executable, str(REPO / "lab" / "vendor" / script), "start", "--port", port,
+                        "--state-dir", f"{LAB_STATE}/vendor/{state}", "--known-hosts", f"{LAB_STATE}/ssh/known_hosts"],
+                       check=True, capture_output=True, text=True, timeout=120)
 
 
 def sp_namespaces() -> list[str]:
