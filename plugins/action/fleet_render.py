@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ansible.errors import AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
@@ -78,38 +77,18 @@ class ActionModule(ActionBase):
                        + (f"; invalid input: {', '.join(failed)}" if failed else "")}
 
     def _render_one(self, host: str, hv: Any, names: list[str], p: dict[str, Any]) -> dict[str, Any]:
-        from ansible_collections.stowpath.core.plugins.module_utils.ansible_site import (
-            RENDER_ARGS,
-            controller_site_args,
-            invalid_input,
-            render_result,
-        )
-        from ansible_collections.stowpath.core.plugins.module_utils.errors import SiteError, SiteErrors
+        from ansible_collections.stowpath.core.plugins.action.site_render import render_here, vault_decrypt
+        from ansible_collections.stowpath.core.plugins.module_utils.ansible_site import controller_site_args
 
-        site = {}
-        for name in names:
-            if name in hv:
-                site[name] = self._templar.template(hv[name])
+        site = {name: self._templar.template(hv[name]) for name in names if name in hv}
         args = {"site": site, "hostname": host,
                 "inventory_dir": str(self._templar.template(hv.get("inventory_dir") or ".")),
                 "templates_dir": p["templates_dir"], "dest": os.path.join(p["build_dir"], host)}
-
-        def decrypt(raw: bytes, path: str) -> bytes:
-            try:
-                return self._loader._vault.decrypt(raw)
-            except AnsibleError as exc:
-                raise ValueError(str(exc)) from None
-
-        args = controller_site_args(args, hv, lambda f: Path(f).read_bytes(), decrypt, False)
-        checked = ArgumentSpecValidator(RENDER_ARGS).validate(args)
-        if checked.error_messages:
-            return {"failed": True, "msg": "; ".join(checked.error_messages)}
-        try:
-            out = render_result(checked.validated_parameters, bool(self._play_context.check_mode),
-                                bool(self._play_context.diff))
-        except (SiteError, SiteErrors) as exc:
-            return invalid_input(host, exc)
-        return {"changed": out["changed"], "artifacts": out.get("artifacts"), "warnings": out["warnings"],
+        args = controller_site_args(args, hv, lambda f: Path(f).read_bytes(), vault_decrypt(self._loader), False)
+        out = render_here(args, self._play_context)
+        if out.get("failed"):
+            return out
+        return {"changed": out["changed"], "artifacts": out.get("artifacts"), "warnings": out.get("warnings", []),
                 "diff": out.get("diff"), "msg": f"{host}: {os.path.join(p['build_dir'], host)}"}
 
     @staticmethod

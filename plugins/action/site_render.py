@@ -29,6 +29,35 @@ from ansible_collections.stowpath.core.plugins.module_utils.ansible_site import 
 from ansible_collections.stowpath.core.plugins.module_utils.errors import SiteError, SiteErrors
 
 
+def vault_decrypt(loader: Any) -> Any:
+    """``decrypt(raw, path)`` with the run's vault secrets; a missing or wrong secret is a ValueError (the
+    site model then names the fix)."""
+
+    def decrypt(raw: bytes, path: str) -> bytes:
+        try:
+            return loader._vault.decrypt(raw)
+        except AnsibleError as exc:
+            raise ValueError(str(exc)) from None
+
+    return decrypt
+
+
+def render_here(args: dict[str, Any], play_context: Any) -> dict[str, Any]:
+    """site_render in this process: the module's argument validation, rendering and result."""
+    checked = ArgumentSpecValidator(RENDER_ARGS).validate(args)
+    if checked.error_messages:
+        return {"failed": True, "msg": "; ".join(checked.error_messages)}
+    p = checked.validated_parameters
+    try:
+        out = render_result(p, bool(play_context.check_mode), bool(play_context.diff))
+    except (SiteError, SiteErrors) as exc:
+        return invalid_input(p["hostname"], exc)
+    warnings = out.pop("warnings")
+    if warnings:
+        out["warnings"] = warnings
+    return out
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
 
@@ -37,40 +66,19 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         required = self._flag(task_vars, "stowpath_require_connection")
 
-        def decrypt(raw: bytes, path: str) -> bytes:
-            try:
-                return self._loader._vault.decrypt(raw)
-            except AnsibleError as exc:  # no or wrong vault secret: the module then names the fix
-                raise ValueError(str(exc)) from None
-
         task_args = dict(self._task.args)
         if "site" not in task_args:  # the host's own site variables (cheaper than templating all hostvars)
             task_args["site"] = {n: self._templar.template(task_vars[n]) for n in SITE_VARIABLES if n in task_vars}
-        args = controller_site_args(task_args, task_vars, lambda p: Path(p).read_bytes(), decrypt,
-                                    bool(required))
+        args = controller_site_args(task_args, task_vars, lambda p: Path(p).read_bytes(),
+                                    vault_decrypt(self._loader), bool(required))
         name = self._task.resolved_action or "stowpath.core.site_render"
         if name.endswith("site_render") and getattr(self._connection, "transport", "") == "local":
-            result.update(self._render_here(args))
+            result.update(render_here(args, self._play_context))
         else:
             result.update(self._execute_module(module_name=name, module_args=args, task_vars=task_vars))
         if self._flag(task_vars, "stowpath_verify_only"):
             result["changed"] = False
         return result
-
-    def _render_here(self, args: dict[str, Any]) -> dict[str, Any]:
-        """site_render in this process (the module's validation, rendering and result)."""
-        checked = ArgumentSpecValidator(RENDER_ARGS).validate(args)
-        if checked.error_messages:
-            return {"failed": True, "msg": "; ".join(checked.error_messages)}
-        p = checked.validated_parameters
-        try:
-            out = render_result(p, bool(self._play_context.check_mode), bool(self._play_context.diff))
-        except (SiteError, SiteErrors) as exc:
-            return invalid_input(p["hostname"], exc)
-        warnings = out.pop("warnings")
-        if warnings:
-            out["warnings"] = warnings
-        return out
 
     def _flag(self, task_vars: dict[str, Any], name: str) -> bool:
         value = task_vars.get(name, False)
