@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from .dicomweb.auth_policy import AUTH_VARIABLES, SECRET_AUTH_VARIABLES
 from .errors import SiteError, SiteErrors
 from .params import check_text, is_vaulted
 from .site import load_site, read_params_file, resolve_params_file
@@ -27,9 +28,10 @@ SITE_VARIABLES: tuple[str, ...] = ("site_name", "gateway_platform", "cloud_provi
     "allow_icmp_diagnostics", "tcp_mss", "accept_prefixes", "bgp_router_id", "tunnel_id_base",
     "linux_tunnel_interface", "ipsec_udp_encap", "linux_ipsec_dataplane", "accept_min_prefixlen",
     "preferred_tunnel", "junos_lan_zone", "junos_wan_zone", "junos_vpn_zone", "dx_interface", "dx_vlan_interface",
-    "dx_virtual_interface_id")
+    "dx_virtual_interface_id", "azure_resource_group", "azure_vpn_connection", "azure_subscription", "gcp_project",
+    "gcp_region", "gcp_vpn_tunnels", *AUTH_VARIABLES)
 # Site variables that hold secrets.
-SECRET_SITE_VARIABLES = ("cloud_psk",)
+SECRET_SITE_VARIABLES = ("cloud_psk", *SECRET_AUTH_VARIABLES)
 
 
 def error_list(exc: SiteError | SiteErrors) -> list[dict[str, str]]:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from . import crypto_policy as cp
+from .dicomweb.auth_policy import check_auth
 from .errors import SiteError, SiteErrors
 from .params import ParseOptions, params_file_warnings, parse_documents
 from .params.model import CloudParams, DxParams, TunnelParams
@@ -27,7 +28,16 @@ PROVIDERS = ("aws_vpn", "aws_dx", "azure_vpn", "gcp_ha_vpn", "manual")
 VPN_PROVIDERS = ("aws_vpn", "azure_vpn", "gcp_ha_vpn")
 # Providers whose answers carry no shared keys (or may not): cloud_psk supplies them.
 PSK_PROVIDERS = ("azure_vpn", "gcp_ha_vpn")
-API_PROVIDERS = {"aws_vpn": "vpn_connection_id", "aws_dx": "dx_virtual_interface_id"}
+# cloud_params_source: api -- the site variables that name what the provider's API is asked for.
+API_PROVIDERS: dict[str, tuple[str, ...]] = {
+    "aws_vpn": ("vpn_connection_id",), "aws_dx": ("dx_virtual_interface_id",),
+    "azure_vpn": ("azure_resource_group", "azure_vpn_connection"),
+    "gcp_ha_vpn": ("gcp_project", "gcp_region", "gcp_vpn_tunnels")}
+# Names passed to a cloud CLI as arguments: never starting with '-' (no option injection), no spaces.
+AZURE_NAME_RE = re.compile(r"^[A-Za-z0-9_.()][A-Za-z0-9_.()-]{0,89}$")
+AZURE_SUBSCRIPTION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+GCP_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+GCP_PROJECT_RE = re.compile(r"^[a-z][-a-z0-9.:]{4,61}[a-z0-9]$")
 SITE_NAME_RE = re.compile(r"^[a-z0-9-]{1,40}$")
 IFACE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_./:-]{0,63}$")
 ZONE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
@@ -256,6 +266,10 @@ def _site_vars(hv: Mapping[str, Any], col: _Collector) -> dict[str, Any]:
     out["dicomweb_cidrs"] = parse_cidr_list(dicomweb_cidrs, "dicomweb_cidrs", col) if dicomweb_cidrs is not None else []
     url = need("dicomweb_url")
     out["dicomweb"] = parse_url(url, "dicomweb_url", col) if url is not None else None
+    auth, problems = check_auth(hv)
+    for p in problems:
+        col.add(p.field, p.problem, p.fix)
+    out["dicomweb_auth"] = auth.as_dict()
     # WAN: required for VPN (the tunnels' outside address); optional for Direct Connect.
     for name in ("wan_interface", "wan_address"):
         if hv.get(name) in (None, "") and provider in VPN_PROVIDERS:
@@ -337,12 +351,14 @@ def _params_source_vars(hv: Mapping[str, Any], provider: Any, col: _Collector) -
     out["cloud_params_source"] = source
     files = hv.get("cloud_params_file")
     if source == "api":
-        id_var = API_PROVIDERS.get(provider) if isinstance(provider, str) else None
-        if provider in PROVIDERS and id_var is None:
+        id_vars = API_PROVIDERS.get(provider) if isinstance(provider, str) else None
+        if provider in PROVIDERS and id_vars is None:
             col.add("cloud_params_source", f"api is not available for {provider}",
-                    "save the CLI answers as files and list them in cloud_params_file (docs/cloud-parameters.md)")
-        elif id_var and not hv.get(id_var):
-            col.add(id_var, "is required with cloud_params_source: api", f"set {id_var} to the id the API is asked for")
+                    "save the answers as files and list them in cloud_params_file (docs/cloud-parameters.md)")
+        for id_var in id_vars or ():
+            if hv.get(id_var) in (None, "", []):
+                col.add(id_var, "is required with cloud_params_source: api",
+                        f"set {id_var} to what the {provider} API is asked for (docs/cloud-parameters.md)")
         if files not in (None, "", []):
             col.add("cloud_params_file", "is set although cloud_params_source is api",
                     "remove cloud_params_file, or set cloud_params_source: file")
@@ -376,7 +392,29 @@ def _params_source_vars(hv: Mapping[str, Any], provider: Any, col: _Collector) -
     region = hv.get("cloud_api_region")
     out["cloud_api_region"] = (check_name(str(region), "cloud_api_region", col, ID_RE, "'._-'")
                                if region not in (None, "") else None)
+    out["cloud_api_ids"] = _cli_api_ids(hv, col)
     return out
+
+
+def _cli_api_ids(hv: Mapping[str, Any], col: _Collector) -> dict[str, Any]:
+    """The Azure / GCP resource names of cloud_params_source: api, validated (they become CLI arguments)."""
+    ids: dict[str, Any] = {}
+    for name, regex, example in (("azure_resource_group", AZURE_NAME_RE, "'_.()-'"),
+                                 ("azure_vpn_connection", AZURE_NAME_RE, "'_.()-'"),
+                                 ("azure_subscription", AZURE_SUBSCRIPTION_RE, "' _.-'"),
+                                 ("gcp_project", GCP_PROJECT_RE, "'-.:' (lower case)"),
+                                 ("gcp_region", GCP_NAME_RE, "'-' (lower case)")):
+        if hv.get(name) not in (None, ""):
+            ids[name] = check_name(str(hv[name]), name, col, regex, example)
+    tunnels = hv.get("gcp_vpn_tunnels")
+    if tunnels not in (None, "", []):
+        tunnels = [tunnels] if isinstance(tunnels, str) else tunnels
+        if not isinstance(tunnels, list) or not 1 <= len(tunnels) <= 4:
+            col.add("gcp_vpn_tunnels", "must be a list of 1-4 tunnel names", "e.g. gcp_vpn_tunnels: [tunnel-0, tunnel-1]")
+        else:
+            ids["gcp_vpn_tunnels"] = [check_name(t, f"gcp_vpn_tunnels[{i}]", col, GCP_NAME_RE, "'-' (lower case)")
+                                      for i, t in enumerate(tunnels)]
+    return ids
 
 
 # ---------------------------------------------------------------- the vendor file
@@ -681,6 +719,8 @@ def build_site(sv: dict[str, Any], params: CloudParams, hostname: str) -> dict[s
         "crypto": {"legacy_allowed": sv["allow_legacy_crypto"], "upgraded": notes},
         "warnings": warnings,
         "params_file": params.source,
+        # how the DICOMweb service is authenticated (names only), when the site sets any credential
+        **({"dicomweb_auth": sv["dicomweb_auth"]} if sv["dicomweb_auth"]["modes"] else {}),
     }
 
 
@@ -705,9 +745,14 @@ def load_site(hostvars: Mapping[str, Any], hostname: str, inventory_dir: str,
         if sv["cloud_params_source"] == "api":
             if fetch is None:
                 from .params.api import fetch
-            resource_id = sv["vpn_connection_id"] if sv["cloud_provider"] == "aws_vpn" else sv["dx_virtual_interface_id"]
-            fetched = fetch(sv["cloud_provider"], resource_id, region=sv["cloud_api_region"])
-            docs = [(fetched.source, fetched.text)]
+            provider = sv["cloud_provider"]
+            if provider in ("aws_vpn", "aws_dx"):
+                resource_id = sv["vpn_connection_id"] if provider == "aws_vpn" else sv["dx_virtual_interface_id"]
+                fetched = fetch(provider, resource_id, region=sv["cloud_api_region"])
+            else:  # azure_vpn / gcp_ha_vpn: their CLI; a shared key given in cloud_psk is not fetched
+                ids = {**sv["cloud_api_ids"], "shared_key": not sv["cloud_psk"]}
+                fetched = fetch(provider, sv["cloud_api_ids"].get("azure_vpn_connection") or "", ids=ids)
+            docs = fetched.documents()
         else:
             docs = [(path, read(path, hostname)) for path in paths]
         options = ParseOptions(vpn_connection_id=sv["vpn_connection_id"], vif_id=sv["dx_virtual_interface_id"],

@@ -10,6 +10,10 @@ description:
   - Reads the file the cloud vendor handed over (AWS VPN XML, AWS Direct Connect JSON or stowpath's
     manual YAML), validates it together with the host's site variables and returns the normalised
     site model with every secret masked.
+  - With C(cloud_params_source=api) the parameters are fetched instead (AWS through boto3, Azure through
+    C(az), GCP through C(gcloud)); the answer, shared keys masked, is returned in C(site.params_fetched).
+  - The DICOMweb authentication (C(dicomweb_auth) and the variables each mode needs) is checked too; the
+    result, names only, is C(site.dicomweb_auth) when any credential is configured.
   - Changes nothing; the same validation runs inside M(stowpath.core.site_render).
 version_added: "0.1.0"
 author: stowpath developers

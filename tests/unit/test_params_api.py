@@ -137,5 +137,7 @@ def test_api_site_variables(tmp_path):
                                                                                   cloud_params_file=None)
     assert "is set although cloud_params_source is api" in errors(cloud_params_source="api", vpn_connection_id="vpn-1")
     assert "'ftp' is not file or api" in errors(cloud_params_source="ftp")
-    assert "api is not available for azure_vpn" in errors(cloud_provider="azure_vpn", cloud_params_source="api",
-                                                          cloud_params_file=None)
+    assert "azure_vpn_connection: is required with cloud_params_source: api" in errors(
+        cloud_provider="azure_vpn", cloud_params_source="api", cloud_params_file=None)
+    assert "api is not available for manual" in errors(cloud_provider="manual", cloud_params_source="api",
+                                                       cloud_params_file=None)

@@ -295,5 +295,5 @@ def test_site_variables_for_the_new_providers(tmp_path):
     assert "aws_vpn takes exactly one file, got 2" in errors(base_vars(cloud_params_file=two), tmp_path)
     wrong = dict(gcp, cloud_psk="Gcp.shared.key.1", wan_address="198.51.100.99")
     assert "wan_address is 198.51.100.99" in errors(wrong, tmp_path)
-    assert "api is not available for gcp_ha_vpn" in errors(dict(gcp, cloud_params_source="api",
-                                                                cloud_params_file=None), tmp_path)
+    assert "gcp_vpn_tunnels: is required with cloud_params_source: api" in errors(
+        dict(gcp, cloud_params_source="api", cloud_params_file=None), tmp_path)

@@ -90,6 +90,8 @@ def target_from_params(params: dict[str, Any], **override: Any) -> Target:
         "password": params.get("password"),
         "connect_address": params.get("connect_address"),
         "timeout": float(params.get("timeout") or 30.0),
+        # SigV4 (AWS HealthImaging): set once the modules take the sigv4_region option (doc fragment dicomweb)
+        "sigv4_region": params.get("sigv4_region") or None,
     }
     fields["bearer"] = token_config(params, fields["timeout"])
     fields.update(override)

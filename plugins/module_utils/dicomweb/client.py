@@ -409,14 +409,17 @@ class Client:
         password: str | None = None,
         user_agent: str = "stowpath-probe/1",
         authorization: str | None = None,
+        signer: Any = None,
     ) -> None:
         self.endpoint = endpoint
+        # a request signer (``.sigv4.SigV4Signer``): signs every request instead of a fixed Authorization
+        self.signer = signer
         self.context = context
         self.timeout = timeout
         self.auth = authorization or (basic_auth_header(username, password or "") if username else None)
-        self.auth_kind = (self.auth or "").split(" ", 1)[0].lower()
+        self.auth_kind = (self.auth or "").split(" ", 1)[0].lower() or ("sigv4" if signer is not None else "")
         self.extra_headers: dict[str, str] = {}
-        if self.auth and endpoint.scheme != "https" and not is_loopback(endpoint.host):
+        if (self.auth or signer is not None) and endpoint.scheme != "https" and not is_loopback(endpoint.host):
             raise ValueError(f"refusing to send {self.auth_kind.capitalize() or 'the'} credentials over plain http "
                              f"to {endpoint.host}: use an https:// URL")
         self.user_agent = user_agent
@@ -439,6 +442,20 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _signature(self, method: str, target: str, hdrs: Mapping[str, str],
+                   body: bytes | Iterable[bytes | memoryview] | None) -> dict[str, str]:
+        """The signer's headers for this request (the body is hashed as it will be sent)."""
+        from .sigv4 import SigV4Error, payload_sha256
+
+        ep = self.endpoint
+        default = 443 if ep.scheme == "https" else 80
+        url = f"{ep.scheme}://{ep.host}{'' if ep.port == default else f':{ep.port}'}{target}"
+        try:
+            return self.signer.sign(method, url, {k: v for k, v in hdrs.items() if k.lower() != "authorization"},
+                                    payload_sha256(body))
+        except SigV4Error as exc:
+            raise ProbeError("send", failure("client_material", str(exc)), {}) from None
 
     def request(
         self,
@@ -463,6 +480,8 @@ class Client:
             hdrs["Authorization"] = self.auth
         if isinstance(body, (bytes, bytearray)):
             content_length = len(body)
+        if self.signer is not None:
+            hdrs.update(self._signature(method, target, hdrs, body))
         try:
             if conn.sock is None:
                 conn.connect()

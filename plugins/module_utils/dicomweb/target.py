@@ -24,12 +24,14 @@ class ClientCredentials:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     bearer: TokenConfig | None = field(default=None, repr=False)
+    # AWS region for SigV4 request signing (AWS HealthImaging); None: no signing
+    sigv4_region: str | None = None
 
     @property
     def auth(self) -> str:
-        """``mtls``, ``basic``, ``bearer``, ``mtls+basic``, ``mtls+bearer`` or ``none``."""
+        """``mtls``, ``basic``, ``bearer``, ``sigv4``, ``mtls+basic``, ``mtls+bearer``, ``mtls+sigv4`` or ``none``."""
         parts = ((["mtls"] if self.client_cert else []) + (["basic"] if self.username else [])
-                 + (["bearer"] if self.bearer else []))
+                 + (["bearer"] if self.bearer else []) + (["sigv4"] if self.sigv4_region else []))
         return "+".join(parts) or "none"
 
 
@@ -91,6 +93,9 @@ def authorization(target: Target, *, force: bool = False) -> tuple[str | None, F
     A bearer token is fetched (or taken from the cache) here; its value joins ``target.secrets``
     so every result is masked, and its facts (expiry, audience, never the value) go to ``token_facts``.
     """
+    if target.sigv4_region and (target.username or target.bearer):
+        return None, failure("client_material", "SigV4 signing cannot be combined with Basic auth or a bearer token "
+                                                "(one Authorization header): choose one in dicomweb_auth")
     if target.bearer is None:
         return (basic_auth_header(target.username, target.password or "") if target.username else None), None
     if target.username:
@@ -118,4 +123,49 @@ def authorization(target: Target, *, force: bool = False) -> tuple[str | None, F
 
 def open_client(target: Target, ctx: ssl.SSLContext | None, auth_header: str | None) -> Client:
     """A :class:`Client` for ``target`` sending ``auth_header`` (from :func:`authorization`)."""
-    return Client(target.endpoint, ctx, timeout=target.timeout, authorization=auth_header)
+    signer = None
+    if target.sigv4_region:
+        from .sigv4 import SigV4Signer
+
+        signer = SigV4Signer(target.sigv4_region)
+    return Client(target.endpoint, ctx, timeout=target.timeout, authorization=auth_header, signer=signer)
+
+
+def renewal_summary(auth: dict[str, Any], status: dict[str, Any] | None = None) -> str:
+    """How each credential of the site's ``dicomweb_auth`` section (the site model's, never a secret) is renewed,
+    one sentence per mode, for the report. ``status`` is the PACS token refresher's status file, when read."""
+    modes = list(auth.get("modes") or [])
+    if not modes:
+        return "No DICOMweb credentials are configured: nothing to renew."
+    out = []
+    if "mtls" in modes:
+        out.append("mTLS: the client certificate is not renewed by stowpath; its expiry is checked on every run "
+                   "(cert_expiry_warn_days) - install the vendor's new certificate before it expires.")
+    if "basic" in modes:
+        out.append("Basic auth: static user and password from the vault; nothing expires unless the vendor rotates "
+                   "them.")
+    if "bearer" in modes and auth.get("token") == "static":
+        out.append("Bearer: a static token from the vault (dicomweb_token), not renewed - put a fresh token in the "
+                   "vault before it expires (its expiry is shown with the probe's token facts).")
+    elif "bearer" in modes:
+        how = "a private-key JWT assertion" if auth.get("token_method") == "private_key_jwt" else "a client secret"
+        out.append(f"Bearer: OAuth 2.0 client-credentials grant at {auth.get('token_url')} (client "
+                   f"{auth.get('client_id')}, authenticated with {how}); stowpath's probes fetch a token and "
+                   "reuse it until shortly before expiry; the PACS destination's Authorization header is renewed by "
+                   "stowpath's token refresher (python -m ...pacs.token_refresh) at 2/3 of each token's lifetime.")
+        if status:
+            out.append(refresher_status_text(status))
+    if "sigv4" in modes:
+        out.append(f"SigV4: every request is signed with the controller's AWS credentials (standard chain, region "
+                   f"{auth.get('region') or 'from the AWS configuration'}); temporary credentials are renewed by "
+                   "botocore.")
+    return " ".join(out)
+
+
+def refresher_status_text(status: dict[str, Any]) -> str:
+    """The token refresher's status file as one sentence (times, never the token)."""
+    if status.get("error"):
+        return (f"Token refresher: last error at {status.get('last_attempt')}: {status['error']} (current token "
+                f"expires {status.get('expires_at') or 'unknown'}).")
+    return (f"Token refresher: last refresh {status.get('last_refresh')}, token expires {status.get('expires_at')}, "
+            f"next refresh {status.get('next_refresh')}.")

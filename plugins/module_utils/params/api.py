@@ -1,9 +1,10 @@
 """``cloud_params_source: api``: stowpath asks the cloud API for the parameters itself.
 
-AWS only for now, through boto3 and the standard credential chain (environment, shared config/credentials
-files, SSO, instance/container role): ``DescribeVpnConnections`` for ``aws_vpn`` (``vpn_connection_id``),
-``DescribeVirtualInterfaces`` for ``aws_dx`` (``dx_virtual_interface_id``). The answer is handed to the same
-parsers as a saved file. A copy with every secret masked is cached (mode 0600) and returned for display
+AWS through boto3 and the standard credential chain (environment, shared config/credentials files, SSO,
+instance/container role): ``DescribeVpnConnections`` for ``aws_vpn`` (``vpn_connection_id``),
+``DescribeVirtualInterfaces`` for ``aws_dx`` (``dx_virtual_interface_id``). Azure and GCP through their CLIs'
+JSON output (:mod:`.cli_source`: ``az`` / ``gcloud`` with their own login). The answers are handed to the same
+parsers as saved files. A copy with every secret masked is cached (mode 0600) and returned for display
 (``--check`` shows it); credentials never appear in results or errors.
 """
 
@@ -35,10 +36,16 @@ class Fetched:
     text: str
     masked: dict[str, Any] = field(default_factory=dict)
     cache_path: str | None = None
+    # several answers (the CLI sources): (source, text) pairs, parsed like a list of files
+    parts: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     @property
     def source(self) -> str:
         return f"api:{self.call}({self.resource_id})"
+
+    def documents(self) -> list[tuple[str, str]]:
+        """The (source, text) pairs to parse, as ``cloud_params_file`` would give them."""
+        return list(self.parts) or [(self.source, self.text)]
 
     def summary(self) -> dict[str, Any]:
         return {"call": self.call, "id": self.resource_id, "cache": self.cache_path, "answer": self.masked}
@@ -105,7 +112,8 @@ def cache_dir() -> str:
 
 def _write_cache(fetched: Fetched, directory: str) -> str:
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    path = os.path.join(directory, f"{fetched.provider}-{fetched.resource_id}.json")
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{fetched.provider}-{fetched.resource_id}")
+    path = os.path.join(directory, f"{name}.json")
     fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(fetched.masked, fh, indent=2, sort_keys=True, default=_json_default)
@@ -115,9 +123,17 @@ def _write_cache(fetched: Fetched, directory: str) -> str:
 
 
 def fetch(provider: str, resource_id: str, region: str | None = None, client: Any = None,
-          cache: str | None = None) -> Fetched:
+          cache: str | None = None, ids: dict[str, Any] | None = None) -> Fetched:
     """Ask the provider's API for one connection; ``client`` (a boto3 client) is for tests and callers
-    with their own session. ``cache``: directory for the masked copy ("" to skip)."""
+    with their own session. ``cache``: directory for the masked copy ("" to skip). ``ids``: the Azure /
+    GCP resource names (:func:`.cli_source.fetch_cli`)."""
+    from .cli_source import CLI_PROVIDERS, fetch_cli
+
+    if provider in CLI_PROVIDERS:
+        fetched = fetch_cli(provider, ids or {})
+        if cache != "":
+            fetched.cache_path = _write_cache(fetched, cache or cache_dir())
+        return fetched
     if provider not in API_CALLS:
         raise SiteError("cloud API", "cloud_params_source", f"api is not available for {provider}",
                         "save the CLI answers as files and list them in cloud_params_file (docs/cloud-parameters.md)")
