@@ -4,9 +4,9 @@
 an Ansible task per host (templating the host's variables, a worker process, the role's argument
 check); for a fleet of a thousand facilities that is minutes. Here one task (``run_once``) reads each
 gateway's site variables, validates and renders it in this process with the same functions as
-``site_render`` (``ansible_site.render_result``), and returns one result per host. Called again per host
-with ``result`` (that host's entry), it reports the host's own outcome: changed, failed with every
-problem named, warnings, and the masked diff under ``--diff``.
+``site_render`` (``ansible_site.render_result``), and returns the hosts that failed, warned or changed.
+Called again (``report: true``) for such a host, it reports the host's own outcome: changed, failed with
+every problem named, warnings, and the masked diff under ``--diff``.
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ class ActionModule(ActionBase):
             outcomes[host] = self._render_one(host, hv, names, p)
         failed = sorted(h for h, o in outcomes.items() if o.get("failed"))
         self._keep(p["build_dir"], outcomes)
-        # each host's own report task says changed/failed (the recap stays per host): this task changes nothing itself
+        # the hosts that failed or warned (and, with --diff, changed) report their own outcome in a per-host task
         return {**result, "changed": False, "changed_hosts": sorted(h for h, o in outcomes.items() if o.get("changed")),
+                "warned_hosts": sorted(h for h, o in outcomes.items() if o.get("warnings") and not o.get("failed")),
                 "rendered": len(outcomes) - len(failed), "invalid": failed,
                 "msg": f"{len(outcomes) - len(failed)} of {len(outcomes)} gateway(s) rendered into {p['build_dir']}"
                        + (f"; invalid input: {', '.join(failed)}" if failed else "")}

@@ -50,7 +50,9 @@ def test_job_templates_cover_the_operations_and_their_playbooks_exist() -> None:
     assert missing <= NOT_YET, missing
     assert templates["stowpath drift remediation"]["extra_vars"] == {"remediate": True}
     assert templates["stowpath onboard"]["ask_job_type_on_launch"]  # job type "check" = --check
-    assert all(t["ask_limit_on_launch"] for t in templates.values())  # one facility = one inventory host
+    # one facility = one inventory host: every template that runs on gateways takes a limit (the merge of the
+    # sliced drift check's reports runs on the controller only)
+    assert all(t["ask_limit_on_launch"] for t in templates.values() if t["name"] != "stowpath merge fleet reports")
 
 
 def test_the_fleet_drift_check_is_sliced() -> None:
@@ -60,10 +62,10 @@ def test_the_fleet_drift_check_is_sliced() -> None:
 
 
 def test_schedules_drift_nightly_verify_hourly() -> None:
-    names = {t["name"] for t in DATA["stowpath_awx_job_templates"]}
+    names = {t["name"] for t in DATA["stowpath_awx_job_templates"] + DATA["stowpath_awx_workflows"]}
     rules = {s["job_template"]: s["rrule"] for s in DATA["stowpath_awx_schedules"]}
     assert set(rules) <= names
-    assert "FREQ=DAILY" in rules["stowpath drift check"]
+    assert "FREQ=DAILY" in rules["stowpath fleet drift check"]  # the sliced drift check, then the merge
     assert "FREQ=HOURLY" in rules["stowpath verify"]
     for rule in rules.values():
         assert re.fullmatch(r"DTSTART;TZID=UTC:\d{8}T\d{6}Z? RRULE:FREQ=(DAILY|HOURLY);INTERVAL=1", rule), rule
@@ -102,4 +104,7 @@ def test_credential_types_inject_variables_stowpath_reads() -> None:
 def test_job_template_variables_are_read_by_stowpath() -> None:
     for var in [*DATA["stowpath_awx_job_vars"], *DATA["stowpath_awx_data_vars"]]:
         assert var == "inventory_dir" or read_by_stowpath(var), var
+    for template in DATA["stowpath_awx_job_templates"]:
+        for var in template.get("extra_vars") or {}:
+            assert read_by_stowpath(var), f"{template['name']}: nothing reads {var}"
     assert DATA["stowpath_awx_inventory_dir"].endswith("/{{ stowpath_awx_inventory_source_path }}")
