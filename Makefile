@@ -111,9 +111,11 @@ clean:
 
 # ---- the lab (network namespaces on this machine; see lab/README.md) ----
 FLEET ?= 0
+# the cloud the lab plays: aws (default) | azure | gcp (lab/README.md)
+CLOUD ?= aws
 LAB_STATE ?= $(or $(STOWPATH_LAB_STATE),/run/stowpath-lab)
 lab-up: setup
-	$(PY) lab/lab.py up --fleet $(FLEET)
+	$(PY) lab/lab.py up --fleet $(FLEET) --cloud $(CLOUD)
 	$(PY) lab/vendor/netconf_iosxe.py start --port 8830 --state-dir $(LAB_STATE)/vendor/netconf-iosxe \
 	  --known-hosts $(LAB_STATE)/ssh/known_hosts
 	$(PY) lab/vendor/iosxe_sim.py start --port 8022 --state-dir $(LAB_STATE)/vendor/iosxe-sim \

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """stowpath network lab: a facility and a cloud in network namespaces (see lab/README.md).
 
-    lab.py up [--fleet N]     build the lab (idempotent: a healthy lab is left alone)
+    lab.py up [--cloud aws|azure|gcp] [--fleet N]
+                              build the lab playing that cloud (default aws; idempotent:
+                              a healthy lab of the same cloud is left alone, another one is rebuilt)
     lab.py down               kill every lab process by PID, delete namespaces and files (twice is fine)
     lab.py status [--json]    health of namespaces/processes + tunnel/BGP summary; exit 1 if unhealthy
     lab.py cloud-break vpn|dx / cloud-repair   make the cloud side refuse the facility (rollback tests)

@@ -17,6 +17,8 @@ def parser(description: str | None = None) -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up")
     p_up.add_argument("--fleet", type=int, default=0)
+    p_up.add_argument("--cloud", choices=("aws", "azure", "gcp"), default=None,
+                      help="the cloud the lab plays (default aws; make lab-up CLOUD=...)")
     sub.add_parser("down")
     p_st = sub.add_parser("status")
     p_st.add_argument("--json", action="store_true")
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None, description: str | None = None) -> int:
     args = parser(description).parse_args(argv)
     try:
         if args.cmd == "up":
-            return up(args.fleet)
+            return up(args.fleet, args.cloud or "aws")
         if args.cmd == "down":
             return down()
         if args.cmd == "status":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .params import dx_customer_ip, vpn_sites
+from .params import cloud_asn_of, cloud_of, dx_customer_ip, vpn_sites
 from .topology import (
     CLOUD_ASN,
     CLOUD_CIDR,
@@ -47,6 +47,54 @@ WIDE_IKE = ("aes256-aes128-sha256-sha384-sha512-sha1-modp2048-modp3072-modp4096-
 WIDE_ESP = ("aes256-aes128-sha256-sha384-sha512-sha1-modp2048-modp3072-modp4096-ecp256-ecp384-"
             "modp1536-modp1024-curve25519,aes256gcm16-aes128gcm16-modp2048-modp3072-modp4096-"
             "ecp256-ecp384-modp1024-curve25519")
+# Azure VPN Gateway, route-based, IKEv2 ("About VPN devices and IPsec/IKE parameters"): with no custom policy
+# the main mode offers AES256/AES128/3DES with SHA256/SHA1 and DH group 2 only; quick mode AES-GCM-256,
+# AES256/AES128/3DES with SHA256/SHA1, PFS none or (as responder) groups 2, 14, 24, ECP256, ECP384 (group 1 left out).
+_AZ_PFS = "modp1024-modp2048-modp2048s256-ecp256-ecp384"
+AZURE_DEFAULT_IKE = "aes256-aes128-3des-sha256-sha1-modp1024"
+AZURE_DEFAULT_ESP = (f"aes256gcm16,aes256-aes128-3des-sha256-sha1,aes256gcm16-{_AZ_PFS},"
+                     f"aes256-aes128-3des-sha256-sha1-{_AZ_PFS}")
+# The lab's Azure connection carries a custom IPsec/IKE policy (AES256/SHA256/DHGroup14, GCMAES256/PFS2048,
+# 27000 s): with a custom policy Azure accepts exactly that combination and nothing else.
+AZURE_CUSTOM_POLICY = {"ikeEncryption": "AES256", "ikeIntegrity": "SHA256", "dhGroup": "DHGroup14",
+                       "ipsecEncryption": "GCMAES256", "ipsecIntegrity": "GCMAES256", "pfsGroup": "PFS2048",
+                       "saLifeTimeSeconds": 27000, "saDataSizeKilobytes": 102400000}
+AZURE_CUSTOM_IKE = "aes256-sha256-modp2048"
+AZURE_CUSTOM_ESP = "aes256gcm16-modp2048"
+# Google Cloud VPN ("Supported IKE ciphers"), IKEv2 only: AES-CBC/AES-GCM, SHA1/SHA2, DH groups 2, 5, 14-16,
+# 18, 19, 20, 24; phase 2 with or without PFS.
+_GCP_DH = "modp2048-modp3072-modp4096-modp8192-ecp256-ecp384-modp2048s256-modp1536-modp1024"
+GCP_IKE = (f"aes256-aes192-aes128-sha256-sha384-sha512-sha1-{_GCP_DH},"
+           f"aes256gcm16-aes192gcm16-aes128gcm16-prfsha256-prfsha384-prfsha512-prfsha1-{_GCP_DH}")
+GCP_ESP = (f"aes256-aes192-aes128-sha256-sha384-sha512-sha1-{_GCP_DH},aes256gcm16-aes192gcm16-aes128gcm16-{_GCP_DH},"
+           "aes256-aes192-aes128-sha256-sha384-sha512-sha1,aes256gcm16-aes192gcm16-aes128gcm16")
+
+
+@dataclass(frozen=True)
+class CloudCrypto:
+    """What one cloud's VPN side runs: IKE version (0 = both), proposals, lifetimes, BGP timers, DPD."""
+
+    version: int
+    ike: str
+    esp: str
+    ike_rekey: int
+    child_rekey: int
+    bgp_keepalive: int
+    bgp_hold: int
+
+
+def cloud_crypto(cloud: str, profile: CloudProfile) -> CloudCrypto:
+    """The provider's IKE/IPsec and BGP behaviour (AWS: the ``proposals`` knob; Azure: ``azure_policy``)."""
+    if cloud == "azure":
+        custom = profile.azure_policy == "custom"
+        return CloudCrypto(2, AZURE_CUSTOM_IKE if custom else AZURE_DEFAULT_IKE,
+                           AZURE_CUSTOM_ESP if custom else AZURE_DEFAULT_ESP, 28800, 27000, 60, 180)
+    if cloud == "gcp":  # Cloud VPN: phase 1 36000 s, phase 2 10800 s; Cloud Router keepalive 20 s
+        return CloudCrypto(2, GCP_IKE, GCP_ESP, 36000, 10800, 20, 60)
+    wide = profile.proposals == "wide"
+    return CloudCrypto(0, WIDE_IKE if wide else CLOUD_IKE, WIDE_ESP if wide else CLOUD_ESP, 28800, 3600, 10, 30)
+
+
 # the VPC CIDR the cloud advertises: a supernet of the DICOMweb subnet (CLOUD_CIDR), never that subnet
 VPC_CIDR = "203.0.113.128/25"
 
@@ -61,7 +109,9 @@ class CloudProfile:
       ``narrow`` (the tunnel inside /32 + the DICOMweb range only);
     * ``proposals``: ``aws`` (AWS's default proposal sets) or ``wide`` (adds curve25519);
     * ``dpd_delay``: seconds of silence before a DPD probe (AWS: 10 s, tunnel declared dead after 30 s);
-    * ``initiate``: ``no`` (AWS waits for the customer gateway) or ``yes``.
+    * ``initiate``: ``no`` (AWS waits for the customer gateway) or ``yes``;
+    * ``azure_policy`` (``--cloud azure``): ``custom`` (the connection's custom IPsec/IKE policy, written into
+      azure-vpn-connection.json) or ``default`` (no policy: Azure's default sets, DH group 2 in main mode).
     """
 
     advertise: str = "vpc"
@@ -69,6 +119,7 @@ class CloudProfile:
     proposals: str = "aws"
     dpd_delay: int = 10
     initiate: str = "no"
+    azure_policy: str = "custom"
 
     @classmethod
     def from_env(cls, env: Any = None) -> CloudProfile:
@@ -78,7 +129,8 @@ class CloudProfile:
         values["dpd_delay"] = int(values["dpd_delay"])
         profile = cls(**values)
         for field, allowed in (("advertise", ("vpc", "exact")), ("selectors", ("any", "narrow")),
-                               ("proposals", ("aws", "wide")), ("initiate", ("no", "yes"))):
+                               ("proposals", ("aws", "wide")), ("initiate", ("no", "yes")),
+                               ("azure_policy", ("custom", "default"))):
             if getattr(profile, field) not in allowed:
                 raise ValueError(f"STOWPATH_LAB_CLOUD_{field.upper()}={getattr(profile, field)!r}: use one of {allowed}")
         return profile
@@ -149,17 +201,22 @@ def boot_script(dev: Device, params: dict[str, Any] | None) -> str:
 # ---- the cloud edge (device ``aws``)
 def cloud_swanctl(params: dict[str, Any], profile: CloudProfile | None = None) -> str:
     profile = profile or CloudProfile.from_env()
-    wide = profile.proposals == "wide"
+    cloud = cloud_of(params)
     return render("cloud/swanctl.conf.j2", sites=vpn_sites(params), cloud_cidr=CLOUD_CIDR, profile=profile,
-                  ike_proposals=WIDE_IKE if wide else CLOUD_IKE, esp_proposals=WIDE_ESP if wide else CLOUD_ESP)
+                  cloud=cloud, crypto=cloud_crypto(cloud, profile))
 
 
 def cloud_frr(params: dict[str, Any], dx_key: str | None = None, profile: CloudProfile | None = None) -> str:
+    """The cloud edge's FRR: the VPN side speaks with the cloud's ASN; the DX router stays AWS Direct Connect
+    (ASN 64512) in every mode: outside AWS mode its neighbor gets ``local-as 64512 no-prepend replace-as``."""
     profile = profile or CloudProfile.from_env()
     dx = params["dx"]
+    cloud = cloud_of(params)
+    asn = cloud_asn_of(params)
     return render("cloud/frr.conf.j2", sites=vpn_sites(params), dx=dx, dx_customer=dx_customer_ip(params),
-                  dx_key=dx_key or dx["auth_key"], cloud_asn=CLOUD_ASN, router_id=VPN_ENDPOINTS[0],
-                  cloud_cidr=profile.advertised)
+                  dx_key=dx_key or dx["auth_key"], cloud_asn=asn, router_id=VPN_ENDPOINTS[0],
+                  cloud_cidr=profile.advertised, crypto=cloud_crypto(cloud, profile),
+                  dx_local_as=CLOUD_ASN if asn != CLOUD_ASN else None)
 
 
 def cloud_nft(params: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ from .host import LabError, log, write
 from .netns import dev_exec
 from .params import random_auth_key, random_psk
 from .state import load_params
-from .topology import CLOUD_ASN, CLOUD_CIDR, FACILITY_LAN, PREFIX, REPO, STATE, VPN_ENDPOINTS, WAN_GW
+from .topology import CLOUD_ASNS, CLOUD_CIDR, FACILITY_LAN, PREFIX, REPO, STATE, VPN_ENDPOINTS, WAN_GW
 
 FAULTS_FILE = STATE / "faults.json"
 CLOUD_SERVICE = STATE / "dev" / "cloud" / "dicomweb"
@@ -172,7 +172,7 @@ def _endpoints_down(which: tuple[int, ...]) -> Callable[[dict[str, Any]], dict[s
 
 
 def _bgp_asn_mismatch(params: dict[str, Any]) -> dict[str, Any]:
-    lines = [f"router bgp {CLOUD_ASN}"] + [f" neighbor {t['customer_inside']} remote-as {params['vpn']['customer_asn'] + 1}"
+    lines = [f"router bgp {_cloud_asn()}"] + [f" neighbor {t['customer_inside']} remote-as {params['vpn']['customer_asn'] + 1}"
                                           for t in params["vpn"]["tunnels"]]
     _vtysh_file("aws", "\n".join(lines) + "\n")
     inside = [t["cloud_inside"] for t in params["vpn"]["tunnels"]]
@@ -184,7 +184,7 @@ def _bgp_asn_mismatch(params: dict[str, Any]) -> dict[str, Any]:
 
 def _dx_md5_mismatch(params: dict[str, Any]) -> dict[str, Any]:
     dxn = params["dx"]["customer_address"].split("/")[0]
-    _vtysh_file("aws", f"router bgp {CLOUD_ASN}\n neighbor {dxn} password {random_auth_key(random.SystemRandom())}\n")
+    _vtysh_file("aws", f"router bgp {_cloud_asn()}\n neighbor {dxn} password {random_auth_key(random.SystemRandom())}\n")
     _sh("aws", "vtysh", "-c", f"clear bgp {dxn}", check=False)
     peer = params["dx"]["amazon_address"].split("/")[0]
     _wait("the DX BGP session to drop", lambda: _bgp_states("cgwdx").get(peer) not in ("Established",), 20)
@@ -194,7 +194,7 @@ def _dx_md5_mismatch(params: dict[str, Any]) -> dict[str, Any]:
 def _prefix_withdrawn(params: dict[str, Any]) -> dict[str, Any]:
     running = _sh("aws", "vtysh", "-c", "show running-config")
     nets = re.findall(r"^\s+network (\S+)$", running, re.M)
-    _vtysh_file("aws", f"router bgp {CLOUD_ASN}\n address-family ipv4 unicast\n"
+    _vtysh_file("aws", f"router bgp {_cloud_asn()}\n address-family ipv4 unicast\n"
                 + "".join(f"  no network {n}\n" for n in nets))
     _wait("the facility to lose the cloud route", lambda: not re.search(
         r"\bbgp\b", _sh("cgw", "ip", "route", "show", "proto", "bgp", check=False)), 15)
@@ -345,14 +345,14 @@ def _undo(params: dict[str, Any], done: dict[str, Any]) -> None:
     for dev in done.get("table") or []:
         _sh(dev, "nft", "delete", "table", "inet", FAULT_TABLE, check=False)
     if done.get("asn"):
-        _vtysh_file("aws", f"router bgp {CLOUD_ASN}\n" + "".join(
+        _vtysh_file("aws", f"router bgp {_cloud_asn()}\n" + "".join(
             f" neighbor {t['customer_inside']} remote-as {params['vpn']['customer_asn']}\n" for t in params["vpn"]["tunnels"]))
     if done.get("dx_key"):
         dxn = params["dx"]["customer_address"].split("/")[0]
-        _vtysh_file("aws", f"router bgp {CLOUD_ASN}\n neighbor {dxn} password {params['dx']['auth_key']}\n")
+        _vtysh_file("aws", f"router bgp {_cloud_asn()}\n neighbor {dxn} password {params['dx']['auth_key']}\n")
         _sh("aws", "vtysh", "-c", f"clear bgp {dxn}", check=False)
     if done.get("networks"):
-        _vtysh_file("aws", f"router bgp {CLOUD_ASN}\n address-family ipv4 unicast\n"
+        _vtysh_file("aws", f"router bgp {_cloud_asn()}\n address-family ipv4 unicast\n"
                     + "".join(f"  network {n}\n" for n in done["networks"]))
     if done.get("static_route"):
         _sh("cgw", "vtysh", "-c", "configure terminal", "-c", f"no ip route {CLOUD_CIDR} {WAN_GW}", check=False)
@@ -476,3 +476,9 @@ def main(action: str, site: str | None = None) -> int:
     if action == "clear":
         return clear()
     return inject(action, site)
+
+
+def _cloud_asn() -> int:
+    """The BGP ASN the cloud edge runs now (the cloud the lab plays: aws 64512, azure 65515, gcp 64514)."""
+    params = load_params() or {}
+    return int(params.get("cloud_asn", CLOUD_ASNS[params.get("cloud", "aws")]))

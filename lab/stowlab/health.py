@@ -88,12 +88,15 @@ def status(as_json: bool) -> int:
         summary = cloud_summary()
     if as_json:
         print(json.dumps({"healthy": ok, "devices": rows, "cloud": summary,
+                          "cloud_provider": (state or {}).get("cloud", "aws"),
+                          "cloud_asn": (state or {}).get("cloud_asn", 64512),
                           "up_seconds": (state or {}).get("up_seconds"),
                           "created": (state or {}).get("created")}, indent=2))
         return 0 if ok else 1
     if state is not None:
         print(f"stowpath lab: built {state.get('created')} by {state.get('checkout')} "
-              f"in {state.get('up_seconds')} s (lab-up wall time), fleet={state.get('fleet', 0)}")
+              f"in {state.get('up_seconds')} s (lab-up wall time), cloud={state.get('cloud', 'aws')}, "
+              f"fleet={state.get('fleet', 0)}")
     for r in rows:
         mark = "ok  " if r["ok"] else "FAIL"
         pids = " ".join(f"{k}={v}" for k, v in r.get("pids", {}).items())
@@ -105,7 +108,7 @@ def status(as_json: bool) -> int:
             print(f"    {name:<14} {summary['ike'][name]}")
         if not summary["ike"]:
             print("    (none: no customer gateway connected yet)")
-        print("  cloud BGP (ASN 64512) neighbors:")
+        print(f"  cloud BGP (ASN {(state or {}).get('cloud_asn', 64512)}) neighbors:")
         for addr, p in sorted(summary["bgp"].items()):
             print(f"    {addr:<16} {p['desc']:<22} {p['state']:<12} pfx_rcvd={p['pfx_rcvd']}")
     print(f"stowpath lab: {'HEALTHY' if ok else 'NOT HEALTHY'}")

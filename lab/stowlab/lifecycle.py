@@ -16,11 +16,11 @@ from .health import health
 from .host import LabError, locked, log, netns_inode, netns_list, pid_alive, pid_netns_inode, run, write
 from .monitor import start_webhook_receiver
 from .netns import build_network, dev_exec, device_pids, kill_pids, prepare_device_tree, start_devices
-from .params import dx_customer_ip, make_params, random_auth_key, random_psk
+from .params import cloud_asn_of, dx_customer_ip, make_params, random_auth_key, random_psk
 from .services import PACS_DIR, start_cloud_service, start_pacs_service
 from .state import load_params, load_state
 from .topology import (
-    CLOUD_ASN,
+    CLOUDS,
     FILES,
     INVENTORY,
     KNOWN_HOSTS,
@@ -32,7 +32,7 @@ from .topology import (
     VENDOR_STATE,
     devices,
 )
-from .vendor_files import lab_written_files, write_vendor_files
+from .vendor_files import lab_written_files, remove_cloud_vars, write_vendor_files
 
 REQUIRED_BINARIES = ("ip", "unshare", "nsenter", "/usr/lib/ipsec/charon", "swanctl", "/usr/lib/frr/zebra",
                      "vtysh", "nft", "/usr/sbin/sshd", "ssh-keygen")
@@ -43,10 +43,16 @@ def _require_root() -> None:
         raise LabError("the lab needs root (network namespaces)")
 
 
-def up(fleet: int) -> int:
+def up(fleet: int, cloud: str = "aws") -> int:
+    """Build the lab playing ``cloud`` (aws | azure | gcp); a healthy lab of the same cloud and fleet is left alone,
+    any other is torn down and rebuilt."""
     _require_root()
     if not 0 <= fleet <= MAX_FLEET:
         raise LabError(f"--fleet must be 0..{MAX_FLEET}")
+    if cloud not in CLOUDS:
+        raise LabError(f"--cloud {cloud!r}: use one of {', '.join(CLOUDS)} (make lab-up CLOUD=...)")
+    if fleet and cloud != "aws":
+        raise LabError("--fleet needs --cloud aws (the fleet gateways get AWS VPN files)")
     for binary in REQUIRED_BINARIES:
         if not shutil.which(binary) and not Path(binary).exists():
             raise LabError(f"{binary} not found: run `make setup` (Debian packages)")
@@ -54,9 +60,13 @@ def up(fleet: int) -> int:
         state = load_state()
         ok, _ = health(state)
         if ok and state is not None and int(state.get("fleet", 0)) == fleet and \
+                state.get("cloud", "aws") == cloud and \
                 state.get("checkout") == str(REPO) and all(Path(f).exists() for f in state.get("files", [])):
-            log(f"already up and healthy (built {state.get('created')} in {state.get('up_seconds')} s); leaving it")
+            log(f"already up and healthy as {cloud} (built {state.get('created')} in {state.get('up_seconds')} s); "
+                "leaving it")
             return 0
+        if ok and state is not None and state.get("cloud", "aws") != cloud:
+            log(f"the lab plays {state.get('cloud', 'aws')}: rebuilding it as {cloud}")
         if state is not None or lab_namespaces() or STATE.exists():
             log("stale or partial lab found: tearing it down first")
             _down()
@@ -66,11 +76,11 @@ def up(fleet: int) -> int:
         (STATE / "ssh").mkdir(exist_ok=True)
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "stowpath-lab", "-f", str(SSH_KEY)])
         pubkey = (SSH_KEY.with_suffix(".pub")).read_text()
-        params = make_params(fleet)
+        params = make_params(fleet, cloud)
         write(STATE / "params.json", json.dumps(params, indent=2), 0o600)
         devs = devices(fleet)
         # state first (partial), so a failed build is still cleaned by `down`
-        write(STATE / "state.json", json.dumps({"version": 1, "fleet": fleet, "checkout": str(REPO),
+        write(STATE / "state.json", json.dumps({"version": 1, "fleet": fleet, "cloud": cloud, "checkout": str(REPO),
                                                 "created": None, "files": []}), 0o600)
         try:
             for d in devs:
@@ -82,7 +92,8 @@ def up(fleet: int) -> int:
             service = start_cloud_service(params)
             pacs_service = start_pacs_service()
             mon_service = start_webhook_receiver()
-            files = write_vendor_files(params)
+            oauth = _cloud_auth(cloud, service)
+            files = write_vendor_files(params, oauth)
         except Exception:
             if os.environ.get("STOWPATH_LAB_KEEP_FAILED"):
                 log("build failed; left as is for debugging (STOWPATH_LAB_KEEP_FAILED)")
@@ -92,7 +103,8 @@ def up(fleet: int) -> int:
             raise
         elapsed = round(time.monotonic() - t0, 2)
         write(STATE / "state.json", json.dumps({
-            "version": 1, "fleet": fleet, "checkout": str(REPO), "up_seconds": elapsed,
+            "version": 1, "fleet": fleet, "cloud": cloud, "cloud_asn": params["cloud_asn"], "checkout": str(REPO),
+            "up_seconds": elapsed,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files, "cloud_service": service,
             "pacs_service": pacs_service, "mon_service": mon_service,
             "ssh_key": str(SSH_KEY)}, indent=2), 0o600)
@@ -100,9 +112,22 @@ def up(fleet: int) -> int:
     if not ok:
         bad = "; ".join(f"{r['device']}: {r['problem']}" for r in rows if not r["ok"])
         raise LabError(f"lab built but not healthy: {bad}")
-    log(f"up in {elapsed} s: {len(devs)} namespaces; inventory {INVENTORY.relative_to(REPO)}, "
-        f"vendor files {FILES.relative_to(REPO)}/aws-vpn.xml, aws-dx.json")
+    names = ", ".join(Path(f).name for f in files if Path(f).parent == FILES)
+    log(f"up in {elapsed} s as {cloud}: {len(devs)} namespaces; inventory {INVENTORY.relative_to(REPO)}, "
+        f"vendor files {FILES.relative_to(REPO)}/: {names}")
     return 0
+
+
+def _cloud_auth(cloud: str, service: dict[str, Any]) -> dict[str, str] | None:
+    """Azure mode: the cloud DICOMweb service takes bearer tokens only (like Azure's DICOM service with Entra ID):
+    switched to the lab token endpoint; returns what the inventory needs (no secret, only the secret's file)."""
+    if cloud != "azure" or service.get("kind") != "dicomweb":
+        return None
+    from lab.services import cloud_token
+
+    info = cloud_token.set_auth(STATE / "dev" / "cloud" / "dicomweb", "bearer")
+    service["auth"] = "bearer"
+    return {k: str(info[k]) for k in ("token_url", "client_id", "client_secret_file", "audience")}
 
 
 def write_known_hosts(devs: list[Any]) -> None:
@@ -217,6 +242,8 @@ def _down() -> list[str]:
         if p.exists() and state.get("checkout", str(REPO)) == str(REPO):
             p.unlink()
             removed.append(str(p))
+    if state.get("checkout", str(REPO)) == str(REPO):
+        removed += remove_cloud_vars()
     if PACS_DIR.parent.is_dir():
         shutil.rmtree(PACS_DIR.parent, ignore_errors=True)
         removed.append(str(PACS_DIR.parent))
@@ -257,7 +284,7 @@ def _set_dx_key(params: dict[str, Any], key: str) -> None:
     fd, path = tempfile.mkstemp(prefix="stowpath-lab-", suffix=".vtysh", dir="/tmp")  # /tmp is shared with devices
     try:
         with os.fdopen(fd, "w") as fh:
-            fh.write(f"router bgp {CLOUD_ASN}\n neighbor {dxn} password {key}\n")
+            fh.write(f"router bgp {cloud_asn_of(params)}\n neighbor {dxn} password {key}\n")
         dev_exec("aws", ["vtysh", "-f", path], check=True)
     finally:
         os.unlink(path)

@@ -41,7 +41,13 @@ DICOMWEB_HOST = "dicom.lab.example"
 WAN_GW = "198.51.100.1"
 CLOUD_NET_GW = "192.0.2.1"
 VPN_ENDPOINTS = ("192.0.2.61", "192.0.2.188")
-CLOUD_ASN = 64512
+CLOUD_ASN = 64512  # AWS (the default cloud); the DX router keeps it in every mode
+# The clouds the lab plays (``lab.py up --cloud``): the VPN side's BGP ASN of each. Azure VPN Gateway's
+# default ASN is 65515; a GCP Cloud Router takes any private ASN (64514 here, as in Google's examples).
+CLOUDS = ("aws", "azure", "gcp")
+CLOUD_ASNS = {"aws": CLOUD_ASN, "azure": 65515, "gcp": 64514}
+# Azure's custom APIPA BGP range (169.254.21.0-169.254.22.255)
+AZURE_APIPA = ("169.254.21.0/24", "169.254.22.0/24")
 FACILITY_ASN = 65020
 DX_VLAN = 412
 FLEET_LAN = "203.0.113.64/26"

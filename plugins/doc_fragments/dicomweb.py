@@ -107,6 +107,12 @@ options:
     description: Seconds before expiry at which a cached token is replaced by a new one.
     type: float
     default: 60
+  sigv4_region:
+    description:
+      - Sign every request with AWS Signature Version 4 (service C(medical-imaging), AWS HealthImaging) for
+        this region, with the credentials of the standard AWS chain (environment, profile, instance role).
+      - Can be combined with mTLS, not with Basic auth or a bearer token (one Authorization header).
+    type: str
 """
 
     PACS_API = r"""

@@ -49,6 +49,7 @@ CONNECTION_ARGS: dict[str, dict[str, Any]] = {
     **CLIENT_TLS_ARGS,
     **BASIC_AUTH_ARGS,
     **BEARER_ARGS,
+    "sigv4_region": {"type": "str"},
     "connect_address": {"type": "str"},
     "timeout": {"type": "float", "default": 30.0},
     "fail_on_error": {"type": "bool", "default": True},
