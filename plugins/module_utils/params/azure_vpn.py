@@ -106,7 +106,10 @@ def _policy(conn: dict[str, Any], where: str, source: str, notes: list[str]) -> 
         raise SiteError(source, f"{where}.ipsecPolicies", "is not a list", FIX_FILES)
     if not policies:
         notes.append("Azure default IPsec/IKE policy (no custom policy on the connection): rendered from Azure's "
-                     "default set; set a custom IPsec/IKE policy on the connection to pin the algorithms")
+                     "default set, whose main mode offers DH group 2 only: when the crypto policy upgrades it "
+                     "(to group 14) the gateway may refuse the proposal, so set a custom IPsec/IKE policy on the "
+                     "connection (az network vpn-connection ipsec-policy add ... --dh-group DHGroup14 --pfs-group "
+                     "PFS2048 ...) to pin strong algorithms, or allow_legacy_crypto: true to keep Azure's defaults")
         return dict(DEFAULT_IKE), dict(DEFAULT_IPSEC)
     pol = policies[0]
     pwhere = f"{where}.ipsecPolicies[0]"
