@@ -9,10 +9,13 @@ short_description: Back up a Linux gateway and find drift in the sections stowpa
 description:
   - Runs on a linux_strongswan gateway (strongSwan swanctl + FRR + nftables) over SSH and changes nothing.
   - Backs up the running state (C(swanctl --list-conns), C(swanctl --list-sas), C(vtysh show running-config),
-    C(nft list ruleset)) and the files stowpath owns, every secret masked.
+    C(nft list ruleset)) and the files stowpath owns, every secret masked; everything is read by one shell
+    script (the same one M(stowpath.core.drift_gateway) runs over SSH and compares on the controller, which is
+    what C(playbooks/drift-check.yml) uses).
   - Compares only what stowpath owns with the rendered artifacts, using the platform's own diff where there is
-    one - the owned files; FRR's running config with C(frr-reload.py --test) restricted to stowpath's sections
-    (C(router bgp), its interfaces, C(STOWPATH-*) prefix-lists and route-maps, its static routes); the table
+    one - the owned files; FRR's running config (its owned sections line by line; when they differ,
+    C(frr-reload.py --test) restricted to stowpath's sections
+    (C(router bgp), its interfaces, C(STOWPATH-*) prefix-lists and route-maps, its static routes)); the table
     C(inet stowpath) against the intended file loaded by nft in a scratch network namespace; the loaded
     C(stowpath-*) connections.
   - Everything else on the device (other FRR sections, other nft tables, kernel routes) is ignored and listed
@@ -107,7 +110,7 @@ facts:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils import linux_gateway as lg
-from ansible_collections.stowpath.core.plugins.module_utils.drift.linux import collect
+from ansible_collections.stowpath.core.plugins.module_utils.drift.linux import FRR_RELOAD_SCRIPT, collect
 from ansible_collections.stowpath.core.plugins.module_utils.drift.model import summary, verdict
 
 
@@ -130,12 +133,15 @@ def main() -> None:
         module.fail_json(msg=f"artifacts lack {', '.join(missing)}: render the site first")
     paths = dict(lg.DEFAULT_PATHS, **(p["paths"] or {}))
 
-    def run(cmd: list[str]) -> tuple[int, str, str]:
-        return lg.timed(module.run_command)(cmd)
+    def run_script(cmd: str, stdin: str) -> tuple[int, str, str]:
+        return module.run_command(cmd, data=stdin, binary_data=True)
+
+    def frr_reload(intended: str) -> tuple[int, str, str]:
+        return module.run_command(["sh", "-c", FRR_RELOAD_SCRIPT], data=intended, binary_data=True)
 
     try:
-        result = collect(run, p["artifacts"], paths, p["state_dir"], p["site"], p["runtime"], p["backup"],
-                         p["build_hint"])
+        result = collect(run_script, p["artifacts"], paths, p["state_dir"], p["site"], p["runtime"], p["backup"],
+                         p["build_hint"], frr_reload)
     except lg.GatewayError as exc:
         module.fail_json(msg=f"cannot read the gateway's state: {exc}")
     result.update(status=verdict(result), summary=summary(result))

@@ -26,6 +26,13 @@ options:
     type: list
     elements: dict
     required: true
+  updates:
+    description:
+      - Entries of gateways checked again (after a remediation), in the shape of O(hosts); each replaces the entry
+        of the same C(host).
+    type: list
+    elements: dict
+    default: []
   backup_root:
     description: Backups root (C(backups/) of the project). Empty to write no backup.
     type: path
@@ -74,6 +81,8 @@ options:
     elements: str
 notes:
   - Writes its files in check mode too (they are local output of a read-only check).
+  - Delegated to the controller (localhost), its action plugin runs it in the controller's process instead of
+    shipping the module and every gateway's backup to a new Python process.
 """
 
 EXAMPLES = r"""
@@ -104,6 +113,7 @@ files:
 """
 
 import time
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils.drift.backup import write_backup
@@ -111,36 +121,38 @@ from ansible_collections.stowpath.core.plugins.module_utils.drift.fleet import b
 from ansible_collections.stowpath.core.plugins.module_utils.drift.model import verdict
 from ansible_collections.stowpath.core.plugins.module_utils.report.redaction import SecretLeak, assert_clean, sanitize
 
+ARGSPEC: dict[str, dict[str, Any]] = {
+    "hosts": {"type": "list", "elements": "dict", "required": True},
+    "updates": {"type": "list", "elements": "dict", "default": []},
+    "backup_root": {"type": "path"},
+    "keep": {"type": "int", "default": 10},
+    "dest": {"type": "path", "required": True},
+    "template": {"type": "path"},
+    "formats": {"type": "list", "elements": "str", "choices": ["json", "junit", "html"],
+                "default": ["json", "junit", "html"]},
+    "phase": {"type": "str", "default": "check"},
+    "cert_expiry_warn_days": {"type": "int", "default": 30},
+    "backup_round": {"type": "int", "default": 1},
+    "previous": {"type": "dict", "default": {}},
+    "secrets": {"type": "list", "elements": "str", "no_log": True},
+    "expected": {"type": "dict", "default": {}},
+}
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "hosts": {"type": "list", "elements": "dict", "required": True},
-            "backup_root": {"type": "path"},
-            "keep": {"type": "int", "default": 10},
-            "dest": {"type": "path", "required": True},
-            "template": {"type": "path"},
-            "formats": {"type": "list", "elements": "str", "choices": ["json", "junit", "html"],
-                        "default": ["json", "junit", "html"]},
-            "phase": {"type": "str", "default": "check"},
-            "cert_expiry_warn_days": {"type": "int", "default": 30},
-            "backup_round": {"type": "int", "default": 1},
-            "previous": {"type": "dict", "default": {}},
-            "secrets": {"type": "list", "elements": "str", "no_log": True},
-            "expected": {"type": "dict", "default": {}},
-        },
-        supports_check_mode=True,
-    )
-    p = module.params
+
+def write_report(p: dict[str, Any]) -> dict[str, Any]:
+    """Backups and the fleet report from validated parameters; the task result (``failed`` with the reason
+    when nothing could be written). Also run in-process by the action plugin on the controller."""
     secrets = [s for s in p["secrets"] or [] if s]
     now = time.time()
     hosts = []
-    seen = {str(raw.get("host")) for raw in p["hosts"]}
+    newer = {str(u.get("host")): u for u in p["updates"] or []}
+    given = [newer.get(str(raw.get("host")), raw) for raw in p["hosts"]]
+    seen = {str(raw.get("host")) for raw in given}
     missing = [{"host": h, "site_name": site or "unknown-site", "platform": "?",
                 "result": {"unreachable": True, "msg": "not checked: an earlier step failed for this gateway "
                            "(see the run output)"}} for h, site in sorted(p["expected"].items()) if h not in seen]
     try:
-        for raw in list(p["hosts"]) + missing:
+        for raw in given + missing:
             entry = dict(raw)
             result = dict(entry.get("result") or {})
             files = sanitize(result.pop("backup", None) or {}, secrets)
@@ -158,10 +170,18 @@ def main() -> None:
         fleet = build_fleet(hosts, secrets, phase=p["phase"], warn_days=p["cert_expiry_warn_days"])
         written = write_fleet(fleet, p["dest"], p["template"], secrets, p["formats"])
     except (SecretLeak, ValueError, OSError) as exc:
-        module.fail_json(msg=f"drift report not written: {exc}")
+        return {"failed": True, "msg": f"drift report not written: {exc}"}
     verdicts = {e["host"]: {"status": e["status"], "summary": e["summary"], "site_name": e["site_name"],
                             "backup_dir": e["backup_dir"]} for e in fleet["sites"]}
-    module.exit_json(changed=True, verdicts=verdicts, summary=fleet["summary"], files=written)
+    return {"changed": True, "verdicts": verdicts, "summary": fleet["summary"], "files": written}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGSPEC, supports_check_mode=True)
+    result = write_report(module.params)
+    if result.get("failed"):
+        module.fail_json(msg=result["msg"])
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

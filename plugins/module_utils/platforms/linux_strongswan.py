@@ -209,27 +209,63 @@ def parse_ip_route(text: str) -> list[dict[str, Any]]:
     return routes
 
 
-def _vtysh(run: Run, command: str) -> str:
-    rc, out, err = run(["vtysh", "-c", command])
-    if rc != 0:
-        raise ParseError(f"vtysh -c '{command}' failed (rc {rc}): {(err or out).strip()[:300]} (is FRR running?)")
+def split_json(text: str) -> list[str]:
+    """vtysh prints one JSON document per ``-c``: split the concatenation back into documents."""
+    decoder, out, pos = json.JSONDecoder(), [], 0
+    text = text.strip()
+    while pos < len(text):
+        _, end = decoder.raw_decode(text, pos)
+        out.append(text[pos:end])
+        pos = end
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
     return out
 
 
-def collect_bgp(run: Run, neighbors: list[str]) -> dict[str, Any]:
-    """BGP summary, per-neighbor accepted/advertised prefixes and the routing table (FRR JSON)."""
-    summary = parse_bgp_summary(_vtysh(run, "show bgp ipv4 unicast summary json"))
-    received: dict[str, list[str]] = {}
-    advertised: dict[str, list[str]] = {}
+def bgp_commands(neighbors: list[str]) -> list[str]:
+    """The vtysh commands :func:`collect_bgp` sends (one ``vtysh`` call, one ``-c`` each)."""
+    cmds = ["show bgp ipv4 unicast summary json", "show ip route json"]
     for n in neighbors:
         ipaddress.ip_address(n)  # never put anything but an address into a vtysh command
-        if summary["neighbors"].get(n, {}).get("state") != "Established":
-            continue
-        received[n] = parse_bgp_neighbor_routes(_vtysh(run, f"show bgp ipv4 unicast neighbors {n} routes json"))
-        advertised[n] = parse_bgp_advertised(
-            _vtysh(run, f"show bgp ipv4 unicast neighbors {n} advertised-routes json"))
-    routes = parse_ip_route(_vtysh(run, "show ip route json"))
-    return {"summary": summary, "received": received, "advertised": advertised, "routes": routes}
+        cmds += [f"show bgp ipv4 unicast neighbors {n} routes json",
+                 f"show bgp ipv4 unicast neighbors {n} advertised-routes json"]
+    return cmds
+
+
+def bgp_argv(neighbors: list[str]) -> list[str]:
+    return ["vtysh", *[a for c in bgp_commands(neighbors) for a in ("-c", c)]]
+
+
+def parse_bgp(out: str, neighbors: list[str]) -> dict[str, Any]:
+    """The output of :func:`bgp_argv` -> summary, per-neighbor accepted/advertised prefixes, routing table.
+
+    Routes of a neighbor count only while its session is Established.
+    """
+    cmds = bgp_commands(neighbors)
+    try:
+        docs = split_json(out)
+    except ValueError as exc:
+        raise ParseError(f"vtysh: not JSON ({out.strip()[:160]!r})") from exc
+    if len(docs) != len(cmds):
+        raise ParseError(f"vtysh answered {len(docs)} of {len(cmds)} commands")
+    summary = parse_bgp_summary(docs[0])
+    received: dict[str, list[str]] = {}
+    advertised: dict[str, list[str]] = {}
+    for i, n in enumerate(neighbors):
+        if summary["neighbors"].get(n, {}).get("state") == "Established":
+            received[n] = parse_bgp_neighbor_routes(docs[2 + 2 * i])
+            advertised[n] = parse_bgp_advertised(docs[3 + 2 * i])
+    return {"summary": summary, "received": received, "advertised": advertised, "routes": parse_ip_route(docs[1])}
+
+
+def collect_bgp(run: Run, neighbors: list[str]) -> dict[str, Any]:
+    """BGP summary, per-neighbor accepted/advertised prefixes and the routing table (FRR JSON), in one
+    vtysh call (the verification modules and the drift check both read BGP through this)."""
+    argv = bgp_argv(neighbors)
+    rc, out, err = run(argv)
+    if rc != 0:
+        raise ParseError(f"vtysh failed (rc {rc}): {(err or out).strip()[:300]} (is FRR running?)")
+    return parse_bgp(out, neighbors)
 
 
 # ---------------------------------------------------------------- nftables (facts for firewall checks)
