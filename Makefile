@@ -82,6 +82,7 @@ demo: lab-up ## onboard the lab facility end to end and print where the report i
 
 bench: lab-up ## benchmarks: print figures (no assertions)
 	$(PY) bench/lab_bench.py
+	$(PY) bench/onboard_bench.py
 	$(PY) bench/stow_bench.py
 	$(PY) bench/vendor_bench.py --repeat 3
 	$(PY) bench/drift_bench.py --fleet 30 --rounds 3

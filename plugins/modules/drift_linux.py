@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 DOCUMENTATION = r"""
 module: drift_linux
 short_description: Back up a Linux gateway and find drift in the sections stowpath owns
@@ -134,10 +136,12 @@ def main() -> None:
     paths = dict(lg.DEFAULT_PATHS, **(p["paths"] or {}))
 
     def run_script(cmd: str, stdin: str) -> tuple[int, str, str]:
-        return module.run_command(cmd, data=stdin, binary_data=True)
+        return module.run_command(["timeout", "-k", "5", str(lg.COMMAND_TIMEOUT_S), *shlex.split(cmd)], data=stdin,
+                                  binary_data=True)
 
     def frr_reload(intended: str) -> tuple[int, str, str]:
-        return module.run_command(["sh", "-c", FRR_RELOAD_SCRIPT], data=intended, binary_data=True)
+        return module.run_command(["timeout", "-k", "5", str(lg.COMMAND_TIMEOUT_S), "sh", "-c", FRR_RELOAD_SCRIPT],
+                                  data=intended, binary_data=True)
 
     try:
         result = collect(run_script, p["artifacts"], paths, p["state_dir"], p["site"], p["runtime"], p["backup"],

@@ -32,7 +32,10 @@ options:
     elements: int
     default: [22, 80, 8443]
   timeout:
-    description: Seconds to wait for each TCP connect (a blocked port costs this long; probes run in parallel).
+    description:
+      - Seconds to wait for each TCP connect. The allowed ports are probed first; when they connect, a blocked
+        port is declared after 10 of their round trips (at least 0.5 s, at most this), with two SYNs per
+        blocked port, all blocked ports in parallel.
     type: float
     default: 2
 notes:
@@ -67,11 +70,10 @@ blocked:
 """
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.stowpath.core.plugins.module_utils.verify.firewall import evaluate_firewall
 from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
-from ansible_collections.stowpath.core.plugins.module_utils.verify.probes import tcp_probe
+from ansible_collections.stowpath.core.plugins.module_utils.verify.probes import probe_ports
 from ansible_collections.stowpath.core.plugins.module_utils.verify.result import (
     PROBE_ARGS,
     finish,
@@ -93,11 +95,9 @@ def main() -> None:
     blocked = [port for port in p["blocked_ports"] if port not in allowed]
     target, address = probe_target(module, exp)
     start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, len(allowed) + len(blocked))) as pool:
-        a = [pool.submit(tcp_probe, address, port, p["source"], p["timeout"]) for port in allowed]
-        b = [pool.submit(tcp_probe, address, port, p["source"], p["timeout"]) for port in blocked]
-        allowed_res, blocked_res = [f.result() for f in a], [f.result() for f in b]
+    allowed_res, blocked_res, wait = probe_ports(address, allowed, blocked, p["source"], p["timeout"])
     checks, facts = evaluate_firewall(address, allowed_res, blocked_res, time.monotonic() - start)
+    facts["blocked_wait_s"] = wait
     finish(module, "firewall check", checks, {**facts, "target": target, "target_address": address})
 
 

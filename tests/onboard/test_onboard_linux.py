@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from onboard.conftest import REPO, device_state, digest, lab, lab_secrets, playbook, recap
@@ -41,6 +43,17 @@ def test_onboarding_brings_both_paths_up_and_verifies_them(fresh_lab):
     assert swanctl_file == "600"
     dx = device_state("cgwdx")["vtysh -c show running-config"]
     assert "password" in dx  # BGP MD5 on the VIF
+    # path and firewall probes run in one task: every check still reaches the report
+    report = json.loads((REPO / "reports" / "lab-facility" / "report.json").read_text())
+    status = {c["id"]: c["status"] for c in report["checks"]}
+    for check in ("network.path.ping", "network.path.traceroute", "network.path.mtu", "network.firewall.allow.tcp443",
+                  "network.firewall.block.tcp22", "network.firewall.block.tcp80", "network.firewall.block.tcp8443"):
+        assert status.get(check) == "pass", (check, status)
+    # the auto-router (module pacs_service) runs on the PACS host with its config 0600
+    mode = lab("exec", "pacs", "--", "stat", "-c", "%a", "/etc/stowpath-autoroute/autoroute.json").stdout.strip()
+    assert mode == "600"
+    assert lab("exec", "pacs", "--", "start-stop-daemon", "--status", "--pidfile",
+               "/run/stowpath-monitor/stowpath-autoroute.pid").returncode == 0
 
 
 def test_second_run_reports_no_change(fresh_lab):

@@ -47,6 +47,7 @@ ALLOWED = {
     "requirements.lock": "package names",
     "execution-environment.yml": "package names (junos-eznc)",
     "bench/lab_bench.py": "benchmarks the Linux lab gateway",
+    "bench/onboard_bench.py": "watches the Linux lab gateways during the onboarding benchmark",
     "bench/vendor_bench.py": "benchmarks the router transports",
     "bench/render_bench.py": "generates sites of every platform",
     "lab/stowlab/vendor_files.py": "the lab fleet's gateways are Linux gateways",

@@ -7,6 +7,7 @@ import errno
 import re
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 Run = Callable[[list[str]], "tuple[int, str, str]"]
@@ -140,3 +141,40 @@ def tcp_probe(host: str, port: int, source: str | None = None, timeout_s: float 
         sock.close()
     return {"host": host, "port": port, "source": source, "result": result, "errno": err,
             "elapsed_s": round(time.monotonic() - start, 3)}
+
+
+# A port the firewall lets through answers (SYN/ACK or reset) within about one round trip, as the allowed port
+# did: a blocked port is declared after BLOCKED_RTT_FACTOR round trips of the allowed port, at least
+# BLOCKED_MIN_WAIT_S (scheduling noise on a loaded host) and at most the probe timeout. Two SYNs per blocked
+# port (two connects) make one lost SYN not pass a port that is really open.
+BLOCKED_RTT_FACTOR = 10
+BLOCKED_MIN_WAIT_S = 0.5
+
+
+def blocked_wait(allowed: list[dict[str, Any]], timeout_s: float) -> float:
+    """Seconds to wait for a blocked port, from the allowed ports' connect times (all open: they prove the path)."""
+    if not allowed or any(r["result"] != "open" for r in allowed):
+        return timeout_s
+    rtt = max(r["elapsed_s"] for r in allowed)
+    return round(min(timeout_s, max(BLOCKED_MIN_WAIT_S, BLOCKED_RTT_FACTOR * rtt)), 3)
+
+
+def merge_attempts(attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several connects to one port: any answer (open, then refused) wins over silence."""
+    for wanted in ("open", "refused", "error", "unreachable"):
+        for r in attempts:
+            if r["result"] == wanted:
+                return {**r, "attempts": len(attempts)}
+    return {**attempts[0], "attempts": len(attempts)}
+
+
+def probe_ports(host: str, allowed: list[int], blocked: list[int], source: str | None,
+                timeout_s: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float]:
+    """Allowed ports first (one RTT when open), then every blocked port twice, concurrently, for
+    :func:`blocked_wait`. Returns (allowed results, blocked results, the blocked wait used)."""
+    with ThreadPoolExecutor(max_workers=max(1, len(allowed), 2 * len(blocked))) as pool:
+        allowed_res = list(pool.map(lambda port: tcp_probe(host, port, source, timeout_s), allowed))
+        wait = blocked_wait(allowed_res, timeout_s)
+        futures = [[pool.submit(tcp_probe, host, port, source, wait) for _ in range(2)] for port in blocked]
+        blocked_res = [merge_attempts([f.result() for f in pair]) for pair in futures]
+    return allowed_res, blocked_res, wait
