@@ -53,6 +53,14 @@ options:
     description: Extra HTTP headers the PACS sends (values are treated as secrets).
     type: dict
     default: {}
+  managed_headers:
+    description:
+      - Header names another stowpath service keeps current on the destination (the token refresher's
+        C(Authorization)); they are neither compared nor reported as drift. A change of the destination drops
+        them until that service puts them back (the role restarts the refresher then).
+    type: list
+    elements: str
+    default: []
   ca_file:
     description: The vendor CA bundle path on the PACS host (verifies the cloud's server certificate).
     type: path
@@ -170,6 +178,7 @@ ARGS = {
     **ansible_args.CLIENT_TLS_ARGS,
     **ansible_args.BASIC_AUTH_ARGS,
     "http_headers": {"type": "dict", "default": {}, "no_log": True},
+    "managed_headers": {"type": "list", "elements": "str", "default": []},
     "ca_file": {"type": "path"},
     "timeout": {"type": "int", "default": 300},
     "min_timeout": {"type": "int", "default": 300},
@@ -190,7 +199,8 @@ def main() -> None:
         name=p["name"] or default_name(p["label"]), url=p["url"], label=p["label"], timeout=p["timeout"],
         client_cert=p["client_cert"], client_key=p["client_key"], client_key_password=p["client_key_password"],
         username=p["username"], password=p["password"], ca_file=p["ca_file"],
-        http_headers={str(k): str(v) for k, v in (p["http_headers"] or {}).items()})
+        http_headers={str(k): str(v) for k, v in (p["http_headers"] or {}).items()},
+        managed_headers=tuple(p["managed_headers"]))
     if p["pacs_product"] == "manual":
         driver = ManualDriver()
     else:

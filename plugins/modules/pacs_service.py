@@ -76,6 +76,11 @@ options:
     description: Log file directory (O(manager=process)).
     type: path
     default: /var/log/stowpath-monitor
+  restart:
+    description: Restart the service even when none of its files changed (e.g. the token refresher after the
+      PACS destination was rewritten without its header).
+    type: bool
+    default: false
 notes:
   - Supports check mode and diff.
 """
@@ -117,6 +122,7 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils import fileutil
 from ansible_collections.stowpath.core.plugins.module_utils.pacs import autoroute  # noqa: F401  (in the payload)
+from ansible_collections.stowpath.core.plugins.module_utils.pacs import token_refresh  # noqa: F401  (in the payload)
 from ansible_collections.stowpath.core.plugins.module_utils.pacs import service as svc
 
 UNIT_DIR = "/etc/systemd/system"
@@ -223,6 +229,7 @@ def main() -> None:
             "user": {"type": "str", "default": "root"},
             "run_dir": {"type": "path", "default": "/run/stowpath-monitor"},
             "log_dir": {"type": "path", "default": "/var/log/stowpath-monitor"},
+            "restart": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -236,7 +243,7 @@ def main() -> None:
     plan = svc.plan(files, current)
     is_running = running(module, p, command, env)
     dirs = missing_dirs(p)
-    action = ("restarted" if plan.restart else "none") if is_running else "started"
+    action = ("restarted" if plan.restart or p["restart"] else "none") if is_running else "started"
     changed = bool(plan.changed or dirs or action != "none")
     result = {"changed": changed, "files_changed": plan.changed, "action": action, "argv": command}
     if module._diff and changed:

@@ -78,7 +78,13 @@ def test_broken_cloud_retries_alerts_and_delivers_exactly_once() -> None:
     seen = _arrivals(proc, 600)
     assert seen, f"study {study['study_uid']} never arrived after the repair"
     assert seen[0]["matches"] == 1 and int(seen[0]["instances"]) == 2, "exactly once, every instance"
+    # the study is visible on the cloud as soon as Orthanc's job stored it; the router marks it sent when it
+    # next polls that job (poll_s 1 s), so its state may still say "sending" for a moment
+    deadline = time.time() + 15
     route = _route(study["study_uid"])
+    while route["state"] != "sent" and time.time() < deadline:
+        time.sleep(0.5)
+        route = _route(study["study_uid"])
     assert route["state"] == "sent" and route["attempts"] >= 2, f"sent after a retry: {route}"
     resolved = wait_notification("PacsTransfersFailing", "resolved", t_clear, 240, site="lab-facility")
     record("PacsTransfersFailing", fault="service-503 (cloud answers 503) during a C-STORE",

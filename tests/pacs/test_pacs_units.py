@@ -14,6 +14,7 @@ from ansible_collections.stowpath.core.plugins.module_utils.pacs.orthanc import 
     fingerprint_matches,
     make_fingerprint,
     put_body,
+    readable_fields,
     secret_payload,
 )
 from ansible_collections.stowpath.core.plugins.module_utils.pacs.orthanc_errors import (
@@ -161,3 +162,16 @@ def test_synthetic_study_is_obviously_fake() -> None:
     assert a.StudyInstanceUID == b.StudyInstanceUID == st.study_uid
     assert a.SOPInstanceUID != b.SOPInstanceUID
     assert make_study().study_uid != st.study_uid
+
+
+def test_a_header_the_token_refresher_manages_is_not_drift() -> None:
+    """Orthanc lists header names only; the refresher's Authorization is neither a change nor in the fingerprint."""
+    spec = DestinationSpec(name="cloud", url="https://dicom.example/dicomweb/studies", managed_headers=("Authorization",))
+    fp = make_fingerprint(secret_payload(spec), 1000)
+    current = {**readable_fields(spec), "HttpHeaders": ["Authorization"], "StowpathFingerprint": fp}
+    assert diff_destination(spec, current) == []
+    unmanaged = DestinationSpec(name="cloud", url="https://dicom.example/dicomweb/studies")
+    assert [c.field for c in diff_destination(unmanaged, current)] == ["HttpHeaders"]
+    # a header set by someone else is still seen
+    other = {**current, "HttpHeaders": ["Authorization", "X-Site"]}
+    assert [c.field for c in diff_destination(spec, other)] == ["HttpHeaders"]

@@ -52,6 +52,9 @@ class DestinationSpec(ClientCredentials):
     timeout: int = DEFAULT_TIMEOUT
     ca_file: str | None = None
     http_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    # headers another stowpath service keeps up to date on the PACS (the token refresher's Authorization):
+    # never compared, never removed from the diff's point of view
+    managed_headers: tuple[str, ...] = ()
 
     @property
     def stow_url(self) -> str:

@@ -169,6 +169,12 @@ def diff_destination(desired: DestinationSpec, current: dict[str, Any] | None) -
                      ("CertificateKeyPassword", desired.client_key_password)) if present]
         return changes
     have = _normal(current)
+    if desired.managed_headers and isinstance(have.get("HttpHeaders"), list):
+        kept = [h for h in have["HttpHeaders"] if h not in desired.managed_headers]
+        if kept:
+            have["HttpHeaders"] = kept
+        else:
+            del have["HttpHeaders"]
     changes = []
     for key in sorted(set(want) | set(have)):
         if have.get(key) != want.get(key):

@@ -20,6 +20,7 @@ from typing import Callable
 # service kind -> its module under plugins/module_utils (a new service: one entry here, one task in the role)
 SERVICES: dict[str, str] = {
     "autoroute": "pacs.autoroute",
+    "token_refresh": "pacs.token_refresh",
 }
 PACKAGE = "ansible_collections.stowpath.core.plugins.module_utils"
 MASK = "********"
