@@ -84,10 +84,11 @@ bench: lab-up ## benchmarks: print figures (no assertions)
 	$(PY) bench/lab_bench.py
 	$(PY) bench/onboard_bench.py
 	$(PY) bench/stow_bench.py
+	$(PY) bench/stow_bench.py --parallel 1,4,8 --rounds 2
 	$(PY) bench/vendor_bench.py --repeat 3
 	$(PY) bench/drift_bench.py --fleet 30 --rounds 3
 	$(PY) bench/transfer_bench.py
-	$(PY) bench/render_bench.py --sites 1000
+	$(PY) bench/render_bench.py
 	$(PY) bench/diagnose_bench.py
 
 # AWX / Ansible Automation Platform execution environment: the build context in build/ee/context
