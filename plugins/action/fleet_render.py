@@ -4,7 +4,8 @@
 an Ansible task per host (templating the host's variables, a worker process, the role's argument
 check); for a fleet of a thousand facilities that is minutes. Here one task (``run_once``) reads each
 gateway's site variables, validates and renders it in this process with the same functions as
-``site_render`` (``ansible_site.render_result``), and returns the hosts that failed, warned or changed.
+``site_render`` (``ansible_site.render_result``), says every warning once (with the hosts it concerns)
+and returns the hosts that failed or changed.
 Called again (``report: true``) for such a host, it reports the host's own outcome: changed, failed with
 every problem named, warnings, and the masked diff under ``--diff``.
 """
@@ -41,6 +42,19 @@ def outcomes_dir(build_dir: str) -> str:
     return os.path.join(tempfile.gettempdir(), f"stowpath-render-{os.getuid()}-{key}")
 
 
+def fleet_warnings(by_host: dict[str, list[str]], shown: int = 5) -> list[str]:
+    """One line per distinct warning, naming the hosts it concerns (the first ``shown`` and a count)."""
+    hosts_of: dict[str, list[str]] = {}
+    for host in sorted(by_host):
+        for text in by_host[host]:
+            hosts_of.setdefault(text, []).append(host)
+    lines = []
+    for text, hosts in hosts_of.items():
+        more = f" and {len(hosts) - shown} more" if len(hosts) > shown else ""
+        lines.append(f"{', '.join(hosts[:shown])}{more}: {text}")
+    return lines
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -70,9 +84,11 @@ class ActionModule(ActionBase):
             outcomes[host] = self._render_one(host, hv, names, p)
         failed = sorted(h for h, o in outcomes.items() if o.get("failed"))
         self._keep(p["build_dir"], outcomes)
-        # the hosts that failed or warned (and, with --diff, changed) report their own outcome in a per-host task
+        # the hosts that failed (and, with --diff, changed) report their own outcome in a per-host task;
+        # warnings are said here, once per text with the hosts it concerns
+        warnings = fleet_warnings({h: o.get("warnings") or [] for h, o in outcomes.items() if not o.get("failed")})
         return {**result, "changed": False, "changed_hosts": sorted(h for h, o in outcomes.items() if o.get("changed")),
-                "warned_hosts": sorted(h for h, o in outcomes.items() if o.get("warnings") and not o.get("failed")),
+                **({"warnings": warnings} if warnings else {}),
                 "rendered": len(outcomes) - len(failed), "invalid": failed,
                 "msg": f"{len(outcomes) - len(failed)} of {len(outcomes)} gateway(s) rendered into {p['build_dir']}"
                        + (f"; invalid input: {', '.join(failed)}" if failed else "")}

@@ -121,8 +121,10 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowpath.core.plugins.module_utils import fileutil
-from ansible_collections.stowpath.core.plugins.module_utils.pacs import autoroute  # noqa: F401  (in the payload)
-from ansible_collections.stowpath.core.plugins.module_utils.pacs import token_refresh  # noqa: F401  (in the payload)
+from ansible_collections.stowpath.core.plugins.module_utils.pacs import (
+    autoroute,  # noqa: F401  (in the payload)
+    token_refresh,  # noqa: F401  (in the payload)
+)
 from ansible_collections.stowpath.core.plugins.module_utils.pacs import service as svc
 
 UNIT_DIR = "/etc/systemd/system"

@@ -67,7 +67,8 @@ def test_render_site_runs_as_an_awx_job(tmp_path: Path) -> None:
     assert (job.status, job.rc) == ("successful", 0), job.stdout[-3000:]
     assert_artifacts(job)
     recap = job.recap()
-    assert set(recap["ok"]) == EXAMPLE_HOSTS and not recap["failures"] and not recap["dark"]
+    # one fleet task renders every host (run once); only invalid hosts report on their own
+    assert recap["ok"] and not recap["failures"] and not recap["dark"]
     build = job.project / "build"
     assert {p.name for p in build.iterdir()} == EXAMPLE_HOSTS
     site = json.loads((build / "riverside-cgw" / "site.json").read_text())
