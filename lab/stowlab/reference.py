@@ -32,7 +32,7 @@ RELOAD_FRR = ("cat > /etc/frr/frr.conf && chown frr:frr /etc/frr/frr.conf && "
               "/usr/lib/frr/frr-reload.py --reload --stdout /etc/frr/frr.conf >/dev/null")
 LOAD_NFT = "cat > /etc/nftables.conf && nft -f /etc/nftables.conf"
 __all__ = ["STATE", "SSH_KEY", "LAN", "CLOUD", "MGMT", "params", "ssh", "vpn_swanctl", "vpn_frr", "dx_frr", "nft",
-           "push", "onboard_vpn", "onboard_dx", "reset", "snapshot", "restore", "borrowed", "wait_cloud_route"]
+           "push", "onboard_vpn", "onboard_dx", "reset", "clear_cloud_sessions", "snapshot", "restore", "borrowed", "wait_cloud_route"]
 # every file a push (stowpath's or the reference's) changes on a gateway, and stowpath's state there
 GATEWAY_FILES = ("/etc/swanctl/swanctl.conf", "/etc/swanctl/conf.d", "/etc/frr/frr.conf", "/etc/nftables.conf",
                  "/etc/nftables.d", "/var/lib/stowpath", "/etc/sysctl.d/90-stowpath.conf",
@@ -119,8 +119,30 @@ def reset(host: str) -> None:
             ssh(host, command, stdin)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             errors.append(exc)
+    clear_cloud_sessions(host)
     if errors:
         raise errors[0]
+
+
+def clear_cloud_sessions(host: str) -> list[str]:
+    """Drop the cloud's BGP sessions with ``host``, like a cloud that never saw this gateway.
+
+    Removing BGP on the gateway does not always reach the cloud (no NOTIFICATION arrives once the path is
+    gone), so the cloud keeps a stale Established session until its next keepalive draws a TCP reset (10 s
+    over the VPN, 30 s over DX); a new session meanwhile collides with it, and a benchmark's "first
+    onboarding" would measure that wait instead of the gateway's own BGP start-up."""
+    from .netns import dev_exec
+
+    prefix = "dx-" if host == "cgwdx" else f"{host}-"
+    out = dev_exec("aws", ["vtysh", "-c", "show bgp summary json"]).stdout
+    try:
+        peers = json.loads(out).get("ipv4Unicast", {}).get("peers", {})
+    except ValueError:
+        return []
+    stale = [ip for ip, peer in peers.items() if str(peer.get("desc", "")).startswith(prefix)]
+    for ip in stale:
+        dev_exec("aws", ["vtysh", "-c", f"clear bgp {ip}"])
+    return stale
 
 
 def snapshot(host: str) -> str:
