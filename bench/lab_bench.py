@@ -76,10 +76,12 @@ class Watcher(threading.Thread):
                 self.mark("bgp_established")
             time.sleep(0.1)
 
+    def delay(self, a: str, b: str) -> float | None:
+        """Seconds from milestone ``a`` to ``b`` (None when either was not seen)."""
+        return round(self.t[b] - self.t[a], 2) if a in self.t and b in self.t else None
+
     def since_push(self, name: str) -> float | None:
-        if name in self.t and "pushed" in self.t:
-            return round(self.t[name] - self.t["pushed"], 2)
-        return None
+        return self.delay("pushed", name)
 
 
 def playbook(host: str) -> dict[str, Any]:

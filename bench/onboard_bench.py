@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Onboarding speed (issue 14): prints figures next to their targets and the earlier figures; asserts nothing.
+"""Onboarding speed: prints figures next to their targets and the earlier figures; asserts nothing.
 
     .venv/bin/python bench/onboard_bench.py [--cold] [--hosts cgw,cgwdx] [--runs 1]
 
@@ -24,7 +24,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -33,58 +32,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "collections")]
 
-from ansible_collections.stowpath.core.plugins.module_utils.platforms import linux_strongswan as ls  # noqa: E402
+from lab_bench import Watcher  # noqa: E402  (bench/ is the script's directory)
 
 from lab.stowlab import reference as ref  # noqa: E402
 from lab.stowlab.control import lab, require_root  # noqa: E402
-from lab.stowlab.netns import dev_exec  # noqa: E402
 
 PLAYBOOK = REPO / "playbooks" / "onboard-site.yml"
-# issue 14 targets and the lead's figures before this work (profile_tasks, lab just built)
+# the targets, and the figures measured before the onboarding was folded into fewer tasks (lab just built)
 TARGETS = {"cgw": {"first": 10.0, "rerun": 6.0}, "cgwdx": {"first": 8.0, "rerun": 4.0}}
 BEFORE = {"cgw": {"first": 22.4, "rerun": 15.9, "tasks_first": 52}, "cgwdx": {}}
 BGP_TARGET_S, BGP_BEFORE_S = 1.5, 4.0
-
-
-class Watcher(threading.Thread):
-    """Poll a gateway's own state through its namespaces and timestamp the milestones (monotonic)."""
-
-    def __init__(self, device: str, tunnels: int, neighbors: int) -> None:
-        super().__init__(daemon=True)
-        self.device, self.tunnels, self.neighbors = device, tunnels, neighbors
-        self.t: dict[str, float] = {}
-        self.stop = threading.Event()
-
-    def mark(self, name: str) -> None:
-        self.t.setdefault(name, time.monotonic())
-
-    def _tunnels_up(self) -> bool:
-        sas = ls.parse_list_sas(dev_exec(self.device, ["swanctl", "--list-sas", "--raw"]).stdout)
-        up = [s for s in sas if s["ike_state"] == "ESTABLISHED" and any(c["state"] == "INSTALLED" for c in s["children"])]
-        return len(up) >= self.tunnels
-
-    def _bgp(self) -> tuple[bool, bool]:
-        try:
-            summary = ls.parse_bgp_summary(dev_exec(self.device, ["vtysh", "-c", "show bgp ipv4 unicast summary json"]).stdout)
-        except ls.ParseError:
-            return False, False
-        est = [n for n in summary["neighbors"].values() if n["state"] == "Established"]
-        return bool(summary["neighbors"]), len(est) >= self.neighbors
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            configured, established = self._bgp()
-            if configured:
-                self.mark("pushed")
-            if self.tunnels and "pushed" in self.t and "tunnels_up" not in self.t and self._tunnels_up():
-                self.mark("tunnels_up")
-            if established:
-                self.mark("bgp_established")
-                return
-            time.sleep(0.05)
-
-    def delay(self, a: str, b: str) -> float | None:
-        return round(self.t[b] - self.t[a], 2) if a in self.t and b in self.t else None
 
 
 def role_of(path: str) -> str:

@@ -32,7 +32,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 PLATFORM_IFACES = {"linux_strongswan": ("eth0", "eth1"), "cisco_iosxe": ("GigabitEthernet1", "GigabitEthernet2"),
                    "junos": ("ge-0/0/0.0", "ge-0/0/1.0")}
-TARGET_S = 60.0  # issue 14: a 1,000-site fleet renders in under a minute on this 2-core machine
+TARGET_S = 60.0  # a 1,000-site fleet renders in under a minute on this 2-core machine
 TASK_LINE = re.compile(r"^(?P<task>.+?) -+ (?P<secs>\d+\.\d+)s$", re.M)
 
 
