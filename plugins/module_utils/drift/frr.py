@@ -30,7 +30,7 @@ from typing import Callable
 GLOBAL_LINES = re.compile(r"^(frr version|frr defaults|hostname|log |no ipv6 forwarding|ipv6 forwarding|"
                           r"ip forwarding|no ip forwarding|service |line vty|end$|Building configuration|"
                           r"Current configuration)")
-_ALWAYS_OWNED = re.compile(r"^(router bgp \d+$|ip prefix-list STOWPATH-|route-map STOWPATH-)")
+_ALWAYS_OWNED = re.compile(r"^(router bgp \d+$|ip prefix-list STOWPATH-|route-map STOWPATH-|bgp route-map delay-timer )")
 _SHARED = re.compile(r"^router bgp \d+$")
 _STRUCTURAL = re.compile(r"^(!|address-family .*|exit-address-family|exit)$")
 # Lines FRR prints itself (never carried into a configuration).
