@@ -13,7 +13,8 @@ description:
     C(report.xml) (JUnit - a testsuite per group, a testcase per check, failure elements) and
     C(report.html) (one self-contained page for the facility admin to send to the vendor,
     including the likely cause and action of every failure and the guide's Common Issues table).
-  - Runs on the controller. Secrets never reach a report - values under keys named like psk,
+  - Runs on the controller (delegate to localhost). There its action plugin writes the report in the controller's
+    own process (no new Python process per host), with the same result. Secrets never reach a report - values under keys named like psk,
     secret, password, key, auth_key, private, token are masked, known secret values (O(secrets))
     and private keys are masked everywhere, and a rendered output still holding one is refused.
   - In check mode nothing is written; the paths that would be written are returned.
@@ -108,54 +109,12 @@ failures:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.stowpath.core.plugins.module_utils.report.model import build_report, checks_from_results
-from ansible_collections.stowpath.core.plugins.module_utils.report.redaction import SecretLeak
-from ansible_collections.stowpath.core.plugins.module_utils.report.writer import write_report
-
-ARGS = {
-    "site": {"type": "dict", "required": True},
-    "checks": {"type": "list", "elements": "dict", "default": []},
-    "results": {"type": "list", "elements": "raw", "default": []},
-    "timings": {"type": "dict", "default": {}},
-    "dest": {"type": "path", "default": "reports"},
-    "formats": {"type": "list", "elements": "str", "choices": ["json", "junit", "html"],
-                "default": ["json", "junit", "html"]},
-    "template": {"type": "path"},
-    "title": {"type": "str"},
-    "secrets": {"type": "list", "elements": "str", "default": [], "no_log": True},
-    "secret_files": {"type": "list", "elements": "path", "default": []},
-}
-
-
-def file_secrets(paths: list[str]) -> list[str]:
-    """The secret values written into rendered artifacts."""
-    from ansible_collections.stowpath.core.plugins.module_utils.drift.secrets import artifact_secrets
-
-    texts = []
-    for path in paths:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            texts.append(fh.read())
-    return artifact_secrets(texts)
+from ansible_collections.stowpath.core.plugins.module_utils.inprocess import finish_module
+from ansible_collections.stowpath.core.plugins.module_utils.report.task import REPORT_ARGS, report_result
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGS, supports_check_mode=True)
-    p = module.params
-    if "html" in p["formats"] and not p["template"]:
-        module.fail_json(msg="template is required for the html format (templates/report/report.html.j2)")
-    try:
-        p["secrets"] = [s for s in [*p["secrets"], *file_secrets(p["secret_files"])] if s]
-        for value in p["secrets"]:
-            module.no_log_values.add(value)
-        checks = list(p["checks"]) + checks_from_results(p["results"])
-        report = build_report(p["site"], checks, p["timings"], secrets=p["secrets"], title=p["title"])
-        written = write_report(report, p["dest"], p["formats"], p["template"], p["secrets"], module.check_mode)
-    except SecretLeak as exc:
-        module.fail_json(msg=f"refused: {exc}")
-    except (ValueError, OSError) as exc:
-        module.fail_json(msg=f"cannot write the report: {exc}")
-    module.exit_json(changed=True, status=report["status"], summary=report["summary"], failures=report["failures"],
-                     **written)
+    finish_module(AnsibleModule(argument_spec=REPORT_ARGS, supports_check_mode=True), report_result)
 
 
 if __name__ == "__main__":
