@@ -19,6 +19,11 @@ description:
     the throughput in MB/s.
   - In check mode nothing is uploaded (the checks are C(skip)). The task never reports C(changed),
     it verifies; the synthetic test object stays on the service (clearly named, new UIDs every run).
+  - With O(tls_probe) the module first runs the TLS/mTLS probe of M(stowpath.core.tls_probe) (same
+    code, same checks and warnings) and uploads only when it passed (one task and one Python start on
+    the probing host instead of two). The TLS probe's own result is returned as RV(tls_probe); C(checks)
+    holds its checks followed by the STOW-RS/QIDO-RS checks, or by a C(dicomweb.stow) skip naming the
+    TLS failure. In check mode the TLS probe runs (it only reads) and nothing is uploaded.
   - Connection options are those of M(stowpath.core.tls_probe); the environment's CA settings are
     never used.
 version_added: "0.1.0"
@@ -75,6 +80,16 @@ options:
     description: Also upload the synthetic test instance (C(false) with O(files) - only the user's files).
     type: bool
     default: true
+  tls_probe:
+    description:
+      - First prove TLS and mTLS exactly like M(stowpath.core.tls_probe) (handshake facts plus a real request,
+        failures classified) and upload only when that passed.
+    type: bool
+    default: false
+  cert_expiry_warn_days:
+    description: With O(tls_probe), warn when a certificate expires within this many days.
+    type: int
+    default: 30
 notes:
   - Supports check mode (no upload).
 extends_documentation_fragment:
@@ -93,6 +108,15 @@ EXAMPLES = r"""
     request_form: auto
   register: stow_result
 
+- name: Prove TLS/mTLS, then upload (one task; the upload is skipped when TLS failed)
+  stowpath.core.stow_probe:
+    url: https://dicom.vendor.example/dicomweb/studies
+    ca_bundle: /etc/stowpath/tls/ca-bundle.pem
+    client_cert: /etc/stowpath/tls/client.crt
+    client_key: /etc/stowpath/tls/client.key
+    tls_probe: true
+  register: dicomweb_result
+
 - name: Also measure a 200 MB study
   stowpath.core.stow_probe:
     url: https://dicom.vendor.example/dicomweb/studies
@@ -105,11 +129,34 @@ EXAMPLES = r"""
 
 RETURN = r"""
 checks:
-  description: C(dicomweb.stow), C(dicomweb.qido) and, with O(study_size_mb), C(dicomweb.stow_large) and
-    C(dicomweb.qido_large); each with HTTP status, timings and, on failure, cause and action.
+  description:
+    - C(dicomweb.stow), C(dicomweb.qido) and, with O(study_size_mb), C(dicomweb.stow_large) and
+      C(dicomweb.qido_large); each with HTTP status, timings and, on failure, cause and action.
+    - With O(tls_probe) the TLS checks (RV(tls_probe.checks)) come first; when the TLS probe failed they are
+      followed only by a C(dicomweb.stow) skip whose cause names the TLS failure's code.
   returned: always
   type: list
   elements: dict
+tls_probe:
+  description: The TLS probe's result, as M(stowpath.core.tls_probe) returns it.
+  returned: with tls_probe
+  type: dict
+  contains:
+    checks:
+      description: C(tls.client_material), C(tls.connect), C(tls.handshake), C(tls.server_certificate),
+        C(tls.hostname), C(tls.request) (and C(tls.token) with a bearer token).
+      type: list
+      elements: dict
+    tls:
+      description: Protocol, cipher, peer chain subjects, server and client certificate facts, days to expiry.
+      type: dict
+    failure:
+      description: The TLS probe's first failure (C(code), cause, action); null when it passed.
+      type: dict
+    token:
+      description: Facts of the bearer token used, never its value.
+      type: dict
+      returned: with a bearer token
 sop_instance_uid:
   description: SOP Instance UID of the synthetic instance.
   returned: when uploaded
@@ -136,14 +183,22 @@ token:
   returned: with a bearer token
   type: dict
 failure:
-  description: The first failure's class (C(code)), cause and action; null when everything passed.
+  description: The first failure's class (C(code)), cause and action (with O(tls_probe), the TLS probe's first);
+    null when everything passed.
   returned: always
   type: dict
 """
 
-from ansible_collections.stowpath.core.plugins.module_utils.checks import check
 from ansible_collections.stowpath.core.plugins.module_utils.dicomweb import ansible_args
-from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import run_stow_probe
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.probes import (
+    run_stow_probe,
+    run_tls_then_stow_probe,
+    stow_skipped,
+)
+from ansible_collections.stowpath.core.plugins.module_utils.dicomweb.tls import (
+    CRYPTOGRAPHY_IMPORT_ERROR,
+    HAS_CRYPTOGRAPHY,
+)
 
 try:
     import pydicom  # noqa: F401
@@ -165,22 +220,30 @@ def main() -> None:
         files={"type": "list", "elements": "path", "default": []},
         files_new_uids={"type": "bool", "default": True},
         synthetic={"type": "bool", "default": True},
+        tls_probe={"type": "bool", "default": False},
+        cert_expiry_warn_days={"type": "int", "default": 30},
     ))
     p = module.params
     ansible_args.require_lib(module, "pydicom", HAS_PYDICOM)
+    if p["tls_probe"]:
+        ansible_args.require_lib(module, "cryptography", HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)
     target = ansible_args.probe_target(module)
-    if module.check_mode:
-        skipped = [check("dicomweb.stow", "dicomweb", "STOW-RS upload of a synthetic instance", "skip",
-                         cause="check mode: nothing uploaded")]
-        module.exit_json(changed=False, checks=skipped, failure=None)
-    result = run_stow_probe(
-        target, request_form=p["request_form"], study_size_mb=p["study_size_mb"], instance_mb=p["instance_mb"],
+    stow_options = dict(
+        request_form=p["request_form"], study_size_mb=p["study_size_mb"], instance_mb=p["instance_mb"],
         qido=p["qido"], qido_wait_s=p["qido_wait_s"], work_dir=p["work_dir"],
         chunk_size=max(16, p["chunk_size_kb"]) * 1024, files=p["files"], files_new_uids=p["files_new_uids"],
         synthetic=p["synthetic"] or not p["files"],
     )
     # a verification: the synthetic test object stays on the service but nothing is configured
-    ansible_args.exit_probe(module, result, target, "STOW-RS probe")
+    if p["tls_probe"]:
+        # the TLS probe only reads, so it runs in check mode too; the upload does not
+        result = run_tls_then_stow_probe(target, p["cert_expiry_warn_days"], upload=not module.check_mode,
+                                         **stow_options)
+        what = "TLS probe" if result["tls_probe"]["failure"] else "STOW-RS probe"
+        ansible_args.exit_probe(module, result, target, what, warn_group="tls")
+    if module.check_mode:
+        module.exit_json(changed=False, checks=[stow_skipped("check mode: nothing uploaded")], failure=None)
+    ansible_args.exit_probe(module, run_stow_probe(target, **stow_options), target, "STOW-RS probe")
 
 
 if __name__ == "__main__":

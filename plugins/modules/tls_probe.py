@@ -26,6 +26,8 @@ options:
     default: 30
 notes:
   - Supports check mode (the probe only reads).
+  - M(stowpath.core.stow_probe) with C(tls_probe=true) runs this same probe first and uploads only when it
+    passed (one task and one Python start instead of two); its C(tls_probe) result is this module's result.
 extends_documentation_fragment:
   - stowpath.core.dicomweb
   - stowpath.core.dicomweb.bearer

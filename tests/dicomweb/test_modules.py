@@ -38,6 +38,11 @@ PLAYBOOK = """
           - verify_dicomweb_tls.tls.protocol == 'TLSv1.3'
           - verify_dicomweb_stow_result.accepted_form == 'multipart'
           - verify_dicomweb_stow_result is not changed
+          - verify_dicomweb_tls is not changed
+          - verify_dicomweb_tls.checks | map(attribute='group') | unique | list == ['tls']
+          - verify_dicomweb_stow_result.checks | map(attribute='id') | list == ['dicomweb.stow', 'dicomweb.qido']
+          - verify_dicomweb_tls.checks + verify_dicomweb_stow_result.checks == verify_dicomweb_checks
+          - verify_dicomweb_stow_result.tls_probe is not defined
 
     - name: Verify role with the wrong CA bundle, failures reported (not raised)
       ansible.builtin.include_role:
@@ -54,6 +59,77 @@ PLAYBOOK = """
         that:
           - verify_dicomweb_tls.failure.code == 'unknown_ca'
           - (verify_dicomweb_checks | selectattr('id', 'equalto', 'dicomweb.stow') | first).status == 'skip'
+          - >-
+            (verify_dicomweb_checks | last).cause == 'not attempted: the TLS probe failed (unknown_ca)'
+          - verify_dicomweb_checks[:-1] == verify_dicomweb_tls.checks
+          - verify_dicomweb_stow_result is skipped
+          - verify_dicomweb_stow_result.checks is not defined
+
+    - name: Verify role without the upload (verify_dicomweb_stow false) probes TLS only
+      ansible.builtin.include_role:
+        name: verify_dicomweb
+      vars:
+        verify_dicomweb_url: "{{ url }}"
+        verify_dicomweb_connect_address: 127.0.0.1
+        verify_dicomweb_ca_bundle: "{{ pki.ca }}"
+        verify_dicomweb_client_cert: "{{ pki.client_cert }}"
+        verify_dicomweb_client_key: "{{ pki.client_key }}"
+        verify_dicomweb_username: "{{ user }}"
+        verify_dicomweb_password: "{{ password }}"
+        verify_dicomweb_stow: false
+    - name: Assert only the TLS checks, all passed
+      ansible.builtin.assert:
+        that:
+          - verify_dicomweb_checks | length == 6
+          - verify_dicomweb_checks | selectattr('status', 'equalto', 'pass') | list | length == 6
+          - verify_dicomweb_checks == verify_dicomweb_tls.checks
+          - verify_dicomweb_tls.tls.protocol == 'TLSv1.3'
+          - verify_dicomweb_stow_result is skipped
+
+    - name: TLS then STOW-RS in one task, check mode - TLS proven, nothing uploaded
+      stowpath.core.stow_probe:
+        url: "{{ url }}"
+        connect_address: 127.0.0.1
+        ca_bundle: "{{ pki.ca }}"
+        client_cert: "{{ pki.client_cert }}"
+        client_key: "{{ pki.client_key_encrypted }}"
+        client_key_password: "{{ key_password }}"
+        username: "{{ user }}"
+        password: "{{ password }}"
+        tls_probe: true
+      check_mode: true
+      register: both_cm
+    - name: Assert TLS checks passed and the upload skipped
+      ansible.builtin.assert:
+        that:
+          - both_cm is not changed
+          - both_cm.tls_probe.checks | selectattr('status', 'equalto', 'pass') | list | length == 6
+          - both_cm.checks[:6] == both_cm.tls_probe.checks
+          - both_cm.checks[6].id == 'dicomweb.stow'
+          - both_cm.checks[6].status == 'skip'
+          - both_cm.sop_instance_uid is not defined
+
+    - name: TLS then STOW-RS in one task, wrong CA bundle - fails with the TLS cause, nothing uploaded
+      stowpath.core.stow_probe:
+        url: "{{ url }}"
+        connect_address: 127.0.0.1
+        ca_bundle: "{{ pki.other_ca }}"
+        client_cert: "{{ pki.client_cert }}"
+        client_key: "{{ pki.client_key }}"
+        tls_probe: true
+      register: both_bad
+      ignore_errors: true
+    - name: Assert failed with the TLS failure
+      ansible.builtin.assert:
+        that:
+          - both_bad is failed
+          - both_bad.failure.code == 'unknown_ca'
+          - "'TLS probe failed' in both_bad.msg"
+          - >-
+            both_bad.checks | last == {'id': 'dicomweb.stow', 'group': 'dicomweb', 'status': 'skip',
+            'title': 'STOW-RS upload of a synthetic instance', 'duration_s': 0.0, 'detail': {},
+            'cause': 'not attempted: the TLS probe failed (unknown_ca)', 'action': 'fix the TLS failure first'}
+          - both_bad.sop_instance_uid is not defined
 
     - name: The role fails at its end by default
       block:

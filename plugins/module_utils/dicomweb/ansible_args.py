@@ -140,18 +140,19 @@ def module_secrets(params: dict[str, Any]) -> list[str]:
     return [str(params[k]) for k in keys if params.get(k)]
 
 
-def exit_probe(module: Any, result: dict[str, Any], target: Target, what: str, warn: bool = False) -> None:
+def exit_probe(module: Any, result: dict[str, Any], target: Target, what: str, warn: bool = False,
+               warn_group: str | None = None) -> None:
     """End a probe of ``target``: the bearer token's facts (``token``) added, the target's secrets masked,
     never ``changed``; fails on a failure with ``fail_on_error``.
 
-    With ``warn`` every ``warn`` check is also an Ansible warning.
+    With ``warn`` every ``warn`` check is also an Ansible warning; with ``warn_group`` only those of that group.
     """
     if target.token_facts:
         result["token"] = target.token_facts
     result = mask_structure(result, target.secrets)
     result["changed"] = False
-    if warn:
-        warn_checks(module, result["checks"])
+    if warn or warn_group:
+        warn_checks(module, [c for c in result["checks"] if warn or c["group"] == warn_group])
     if result["failure"] and module.params["fail_on_error"]:
         module.fail_json(msg=f"{what} failed:\n" + summary_message(result["checks"]), **result)
     module.exit_json(**result)

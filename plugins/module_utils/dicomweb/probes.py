@@ -37,7 +37,10 @@ from .tls import (
     verify_chain,
 )
 
-__all__ = ["Target", "hostname_matches", "run_stow_probe", "run_tls_probe"]
+__all__ = ["Target", "hostname_matches", "run_stow_probe", "run_tls_probe", "run_tls_then_stow_probe",
+           "stow_skipped"]
+
+STOW_TITLE = "STOW-RS upload of a synthetic instance"
 
 
 def hostname_matches(sans: list[str], host: str) -> bool:
@@ -368,7 +371,7 @@ def run_stow_probe(
     if fail is None:
         _, fail = _client_facts(target)
     if fail is not None:
-        checks.append(_fail_check("dicomweb.stow", "dicomweb", "STOW-RS upload of a synthetic instance", fail))
+        checks.append(_fail_check("dicomweb.stow", "dicomweb", STOW_TITLE, fail))
         result["failure"] = {"code": fail.code, "cause": fail.cause, "action": fail.action}
         return result
 
@@ -424,6 +427,36 @@ def run_stow_probe(
         result["failure"] = {"code": failed[0]["detail"].get("code", "check_failed"), "cause": failed[0]["cause"],
                              "action": failed[0]["action"]}
     return result
+
+
+def stow_skipped(cause: str, action: str | None = None) -> dict[str, Any]:
+    """The ``dicomweb.stow`` check of an upload that was not attempted (check mode, a failed TLS probe)."""
+    return check("dicomweb.stow", "dicomweb", STOW_TITLE, "skip", cause=cause, action=action)
+
+
+def run_tls_then_stow_probe(
+    target: Target, warn_days: int = DEFAULT_WARN_DAYS, *, upload: bool = True, **stow_options: Any,
+) -> dict[str, Any]:
+    """The TLS probe, then - only when it passed - the STOW-RS probe, on one ``target`` (one token).
+
+    Returns the STOW-RS probe's result (``upload=False``, as in check mode: a ``dicomweb.stow`` skip
+    instead of an upload) with ``checks`` = the TLS checks then the STOW-RS/QIDO-RS checks, ``failure``
+    = the first failure of either, and ``tls_probe`` = the TLS probe's own result (``checks``, ``tls``,
+    ``failure``, ``token``). When the TLS probe failed nothing is uploaded: its checks are followed by
+    a ``dicomweb.stow`` skip naming the TLS failure. ``stow_options`` are :func:`run_stow_probe`'s.
+    """
+    tls = run_tls_probe(target, warn_days)
+    if target.token_facts:
+        tls["token"] = dict(target.token_facts)
+    if tls["failure"] is not None:
+        skipped = stow_skipped(f"not attempted: the TLS probe failed ({tls['failure']['code']})",
+                               "fix the TLS failure first")
+        return {"checks": [*tls["checks"], skipped], "failure": tls["failure"], "url": target.url, "tls_probe": tls}
+    if upload:
+        stow_result = run_stow_probe(target, **stow_options)
+    else:
+        stow_result = {"checks": [stow_skipped("check mode: nothing uploaded")], "failure": None}
+    return {**stow_result, "checks": [*tls["checks"], *stow_result["checks"]], "tls_probe": tls}
 
 
 def _large(client: Client, tmp: str, size_mb: float, instance_mb: float, form: str, chunk_size: int,
