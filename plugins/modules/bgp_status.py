@@ -18,6 +18,10 @@ description:
     tunnel/MD5 hints, ASN mismatch, prefix not received/advertised, route missing or via the wrong
     interface).
   - O(wait_timeout) re-reads until everything passes; C(elapsed_s) tells how long it took.
+  - With O(check_tunnels) it first verifies the site's tunnels exactly like M(stowpath.core.tunnel_status)
+    (same checks, waiting up to O(tunnel_wait_timeout)), over the same session with the gateway (one
+    module run, one device login for a router), then BGP. The tunnel result is returned apart, as
+    RV(tunnel_status), so registering both results reports every check once.
   - Read-only; runs in check mode too.
 version_added: "0.1.0"
 author: stowpath developers
@@ -48,6 +52,17 @@ options:
     description: Interfaces the cloud routes must use (default C(ipsec0) for VPN, the DX VLAN interface for DX).
     type: list
     elements: str
+  check_tunnels:
+    description:
+      - Verify the site's tunnels first (the checks of M(stowpath.core.tunnel_status)), over the same session.
+      - Needs O(site). With O(fail_on_error) a tunnel failure fails the task before BGP is read (as a failed
+        M(stowpath.core.tunnel_status) task would), and the result carries RV(tunnel_status) and no BGP checks.
+    type: bool
+    default: false
+  tunnel_wait_timeout:
+    description: With O(check_tunnels), seconds to keep re-reading the tunnels until they are all up (0 reads once).
+    type: float
+    default: 0
 notes:
   - Supports check mode (the module only reads).
 """
@@ -58,16 +73,37 @@ EXAMPLES = r"""
     site: "{{ stowpath_model.site }}"
     wait_timeout: 60
   register: stowpath_bgp
+
+- name: Tunnels up (wait up to 30 s), then BGP (up to 60 s), in one task
+  stowpath.core.bgp_status:
+    site: "{{ stowpath_model.site }}"
+    check_tunnels: true
+    tunnel_wait_timeout: 30
+    wait_timeout: 60
+    fail_on_error: false
+  register: stowpath_bgp
+
+- name: The tunnel result on its own, as tunnel_status returns it
+  ansible.builtin.set_fact:
+    stowpath_tunnels: "{{ stowpath_bgp.tunnel_status }}"
 """
 
 RETURN = r"""
 checks:
   description: >-
     Checks C(network.bgp.<name>), C(network.bgp.<name>.received), C(network.bgp.<name>.advertised)
-    and C(network.route.<cidr>), see docs/ARCHITECTURE.md.
+    and C(network.route.<cidr>), see docs/ARCHITECTURE.md. Never the tunnel checks (those are in
+    RV(tunnel_status)).
   returned: always
   type: list
   elements: dict
+tunnel_status:
+  description: >-
+    With O(check_tunnels), the tunnel result exactly as M(stowpath.core.tunnel_status) returns it -
+    changed, checks (C(network.tunnel.<name>)), tunnels, all_up, up_count, expected_count,
+    unexpected_sas, elapsed_s, rounds.
+  returned: when O(check_tunnels) is true
+  type: dict
 neighbors:
   description: >-
     Per expected neighbor - name, address, expected_remote_as, remote_as, state, uptime_s,
@@ -106,9 +142,13 @@ rounds:
   type: int
 """
 
-from ansible_collections.stowpath.core.plugins.module_utils.verify.bgp import evaluate_bgp
-from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
-from ansible_collections.stowpath.core.plugins.module_utils.verify.session import state_module, verify_state
+from ansible_collections.stowpath.core.plugins.module_utils.verify.bgp import OVERRIDES
+from ansible_collections.stowpath.core.plugins.module_utils.verify.session import (
+    bgp_state_check,
+    state_module,
+    tunnel_state_check,
+    verify_state,
+)
 
 
 def main() -> None:
@@ -118,22 +158,18 @@ def main() -> None:
         "advertise": {"type": "list", "elements": "str"},
         "cloud_cidrs": {"type": "list", "elements": "str"},
         "link_interfaces": {"type": "list", "elements": "str"},
+        "check_tunnels": {"type": "bool", "default": False},
+        "tunnel_wait_timeout": {"type": "float", "default": 0},
     }, required_one_of=("site", "neighbors"))
     p = module.params
-    exp = expected(p["site"]) if p["site"] else {"routing": "bgp", "connection_type": "vpn", "receive": [],
-                                                 "advertise": [], "cloud_cidrs": [], "link_interfaces": []}
-    for key in ("neighbors", "receive", "advertise", "cloud_cidrs", "link_interfaces"):
-        if p[key] is not None:
-            exp[key] = p[key]
-    if p["neighbors"] is not None:
-        exp["routing"] = "bgp"
-    for n in exp.get("neighbors") or []:
-        if not n.get("address"):
-            module.fail_json(msg=f"neighbor {n!r} has no address")
-        n.setdefault("name", n["address"])
-
-    verify_state(module, p["site"], "BGP state", lambda recipe, query: recipe.bgp(query, exp),
-                 lambda observed: evaluate_bgp(exp, observed))
+    if p["check_tunnels"] and not p["site"]:
+        module.fail_json(msg="check_tunnels needs site (the expected tunnels are the site's)")
+    try:
+        step = bgp_state_check(p["site"], {k: p[k] for k in OVERRIDES}, p["wait_timeout"])
+        tunnels = tunnel_state_check(p["site"], None, p["tunnel_wait_timeout"]) if p["check_tunnels"] else None
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    verify_state(module, p["site"], step, before=("tunnel_status", tunnels) if tunnels else None)
 
 
 if __name__ == "__main__":

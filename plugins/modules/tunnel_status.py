@@ -90,23 +90,21 @@ rounds:
   type: int
 """
 
-from ansible_collections.stowpath.core.plugins.module_utils.verify.model import expected
-from ansible_collections.stowpath.core.plugins.module_utils.verify.session import state_module, verify_state
-from ansible_collections.stowpath.core.plugins.module_utils.verify.tunnels import evaluate_tunnels
+from ansible_collections.stowpath.core.plugins.module_utils.verify.session import (
+    state_module,
+    tunnel_state_check,
+    verify_state,
+)
 
 
 def main() -> None:
     module = state_module({"tunnels": {"type": "list", "elements": "dict"}}, required_one_of=("site", "tunnels"))
     p = module.params
-    want = p["tunnels"] if p["tunnels"] is not None else expected(p["site"])["tunnels"]
-    for t in want:
-        if not t.get("remote_outside"):
-            module.fail_json(msg=f"tunnel {t!r} has no remote_outside")
-        t.setdefault("name", t["remote_outside"])
-
-    exp = expected(p["site"]) if p["site"] else {"tunnels": want}
-    verify_state(module, p["site"], "IPsec state", lambda recipe, query: recipe.tunnels(query, exp),
-                 lambda observed: evaluate_tunnels(want, *observed))
+    try:
+        step = tunnel_state_check(p["site"], p["tunnels"], p["wait_timeout"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    verify_state(module, p["site"], step)
 
 
 if __name__ == "__main__":

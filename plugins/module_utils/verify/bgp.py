@@ -4,9 +4,10 @@ LAN prefixes advertised."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, Mapping
 
 from ..checks import check
+from .model import expected
 
 STATE_CAUSES = {
     "Idle": "the session is Idle: neighbor not started, shut down, or no route to it",
@@ -150,3 +151,25 @@ def evaluate_bgp(exp: dict[str, Any], observed: dict[str, Any], duration_s: floa
              "expected_count": len(neighbors), "local_asn": summary.get("local_asn"),
              "all_established": all(n["state"] == "Established" for n in neighbors)}
     return checks, facts
+
+
+#: The options of bgp_status that override parts of the site's expectation.
+OVERRIDES = ("neighbors", "receive", "advertise", "cloud_cidrs", "link_interfaces")
+
+
+def bgp_expectations(site: Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """What BGP verification expects: the site's :func:`model.expected` (a BGP VPN without prefixes when
+    there is no site), with every non-None entry of ``overrides`` (keys :data:`OVERRIDES`) replacing its
+    part; explicit ``neighbors`` mean BGP routing. Raises ``ValueError`` for a neighbor without ``address``."""
+    exp = expected(site) if site else {"routing": "bgp", "connection_type": "vpn", "receive": [],
+                                       "advertise": [], "cloud_cidrs": [], "link_interfaces": []}
+    for key in OVERRIDES:
+        if overrides.get(key) is not None:
+            exp[key] = overrides[key]
+    if overrides.get("neighbors") is not None:
+        exp["routing"] = "bgp"
+    for n in exp.get("neighbors") or []:
+        if not n.get("address"):
+            raise ValueError(f"neighbor {n!r} has no address")
+        n.setdefault("name", n["address"])
+    return exp

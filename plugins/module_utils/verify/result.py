@@ -27,12 +27,17 @@ def verify_module(options: dict[str, dict[str, Any]], required_one_of: tuple[str
     )
 
 
-def finish(module: Any, what: str, checks: list[dict[str, Any]], facts: dict[str, Any]) -> None:
-    """``exit_json`` with ``checks`` and the facts; ``fail_json`` naming every failure when ``fail_on_error``."""
-    result = {"changed": False, "checks": checks, **facts}
+def warn_checks(module: Any, checks: list[dict[str, Any]]) -> None:
+    """An Ansible warning for every check whose status is ``warn``."""
     for c in checks:
         if c["status"] == "warn":
             module.warn(f"{c['id']}: {c['title']} -- {c.get('cause')}")
+
+
+def finish(module: Any, what: str, checks: list[dict[str, Any]], facts: dict[str, Any]) -> None:
+    """``exit_json`` with ``checks`` and the facts; ``fail_json`` naming every failure when ``fail_on_error``."""
+    result = {"changed": False, "checks": checks, **facts}
+    warn_checks(module, checks)
     if any(c["status"] == "fail" for c in checks) and module.params.get("fail_on_error", True):
         module.fail_json(msg=f"{what} failed:\n" + summary_message(checks), **result)
     module.exit_json(**result)

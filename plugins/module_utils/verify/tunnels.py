@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from ..checks import check
-from .model import covers
+from .model import covers, expected
 
 UP_IKE = "ESTABLISHED"
 UP_CHILD = "INSTALLED"
@@ -95,3 +95,16 @@ def evaluate_tunnels(expected_tunnels: list[dict[str, Any]], observed: list[dict
              "unexpected_sas": sorted(s.get("name") for s in observed
                                       if s.get("remote_outside") not in {e["remote_outside"] for e in expected_tunnels})}
     return checks, facts
+
+
+def tunnel_expectations(site: Mapping[str, Any] | None, tunnels: list[dict[str, Any]] | None = None
+                        ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``(expected tunnels, expectation for the platform's state reader)``: ``tunnels`` when given (each needs
+    ``remote_outside``; ``name`` defaults to it), else the site's. Raises ``ValueError`` for a tunnel
+    without ``remote_outside``."""
+    want = [dict(t) for t in tunnels] if tunnels is not None else expected(site or {})["tunnels"]
+    for t in want:
+        if not t.get("remote_outside"):
+            raise ValueError(f"tunnel {t!r} has no remote_outside")
+        t.setdefault("name", t["remote_outside"])
+    return want, expected(site) if site else {"tunnels": want}
