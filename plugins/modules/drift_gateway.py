@@ -21,6 +21,7 @@ description:
     returns (C(site), C(artifacts)) for a remediation. Everything returned is masked.
 version_added: "0.3.0"
 author: stowpath developers
+extends_documentation_fragment: [stowpath.core.drift]
 options:
   build_dir:
     description: Render root; the host's artifacts go to C(<build_dir>/<inventory_hostname>/).
@@ -37,14 +38,6 @@ options:
     description: Linux gateway push state directory on the device.
     type: str
     default: /var/lib/stowpath
-  runtime:
-    description: Also check tunnels and BGP (Linux gateways).
-    type: bool
-    default: true
-  backup:
-    description: Return the masked backup texts.
-    type: bool
-    default: true
   client_cert:
     description: PEM client certificate on the controller whose expiry the report checks ("" none).
     type: str

@@ -26,6 +26,7 @@ description:
     routes), as C(checks).
 version_added: "0.1.0"
 author: stowpath developers
+extends_documentation_fragment: [stowpath.core.drift]
 options:
   artifacts:
     description: Rendered artifacts by name (C(swanctl.conf), C(frr.conf), C(nftables.conf)); hold secrets.
@@ -41,14 +42,6 @@ options:
   site:
     description: The masked site model (C(site_render_result.site)); needed for the runtime checks.
     type: dict
-  runtime:
-    description: Also check tunnels and BGP.
-    type: bool
-    default: true
-  backup:
-    description: Return the masked backup texts.
-    type: bool
-    default: true
   build_hint:
     description: How the remediation commands name the rendered artifacts on the controller.
     type: str
