@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "inventories" / "example"
@@ -65,3 +66,20 @@ def playbook(name: str, inventory: Path | str, *args: str, timeout: float = 300)
     cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), str(REPO / "playbooks" / name), "-i", str(inventory),
            *args]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=ansible_env(), timeout=timeout)
+
+
+# the example facility's IOS-XE edge router (inventories/example), rendered for the plan tests
+HARBOR = {"site_name": "harbor-radiology", "gateway_platform": "cisco_iosxe", "cloud_provider": "aws_vpn",
+          "cloud_params_file": "params/aws-vpn-bgp.xml", "wan_interface": "GigabitEthernet1",
+          "wan_address": "198.51.100.24", "lan_interface": "GigabitEthernet2", "lan_cidrs": ["10.20.0.0/24"],
+          "dicomweb_url": "https://dicom.vendor.example/dicomweb/studies", "dicomweb_cidrs": ["10.100.0.0/24"]}
+
+
+def render_harbor(out: Path) -> dict[str, Any]:
+    """The harbor-isr site model (secrets in clear), its configuration rendered into ``out``."""
+    from ansible_collections.stowpath.core.plugins.module_utils.render import render_to
+    from ansible_collections.stowpath.core.plugins.module_utils.site import load_site
+
+    site = load_site(HARBOR, "harbor-isr", str(EXAMPLE))
+    render_to(site, str(REPO / "templates"), str(out), False)
+    return site

@@ -11,23 +11,17 @@ from typing import Any
 
 import pytest
 from action_paths import both_ways, run_action, run_module
-from ansible_collections.stowpath.core.plugins.module_utils.render import render_to
-from ansible_collections.stowpath.core.plugins.module_utils.site import load_site, masked
+from ansible_collections.stowpath.core.plugins.module_utils.site import masked
 
-from plan.conftest import EXAMPLE, REPO, RUNNING_IOSXE
+from plan.conftest import REPO, RUNNING_IOSXE, render_harbor
 
 TEMPLATES = str(REPO / "templates" / "report")
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> tuple[dict[str, Any], str]:
-    hv = {"site_name": "harbor-radiology", "gateway_platform": "cisco_iosxe", "cloud_provider": "aws_vpn",
-          "cloud_params_file": "params/aws-vpn-bgp.xml", "wan_interface": "GigabitEthernet1",
-          "wan_address": "198.51.100.24", "lan_interface": "GigabitEthernet2", "lan_cidrs": ["10.20.0.0/24"],
-          "dicomweb_url": "https://dicom.vendor.example/dicomweb/studies", "dicomweb_cidrs": ["10.100.0.0/24"]}
-    site = load_site(hv, "harbor-isr", str(EXAMPLE))
     out = tmp_path_factory.mktemp("build")
-    render_to(site, str(REPO / "templates"), str(out), False)
+    site = render_harbor(out)
     return json.loads(json.dumps(masked(site))), str(out)
 
 

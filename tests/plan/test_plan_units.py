@@ -10,23 +10,17 @@ import pytest
 from ansible_collections.stowpath.core.plugins.module_utils import platforms
 from ansible_collections.stowpath.core.plugins.module_utils.plan import build_plan
 from ansible_collections.stowpath.core.plugins.module_utils.plan.render import write_plan
-from ansible_collections.stowpath.core.plugins.module_utils.render import render_to
-from ansible_collections.stowpath.core.plugins.module_utils.site import load_site, masked
+from ansible_collections.stowpath.core.plugins.module_utils.site import masked
 
-from plan.conftest import EXAMPLE, REPO, RUNNING_IOSXE
+from plan.conftest import REPO, RUNNING_IOSXE, render_harbor
 
 IOSXE = platforms.get("cisco_iosxe")
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> tuple[dict, str]:
-    hv = {"site_name": "harbor-radiology", "gateway_platform": "cisco_iosxe", "cloud_provider": "aws_vpn",
-          "cloud_params_file": "params/aws-vpn-bgp.xml", "wan_interface": "GigabitEthernet1",
-          "wan_address": "198.51.100.24", "lan_interface": "GigabitEthernet2", "lan_cidrs": ["10.20.0.0/24"],
-          "dicomweb_url": "https://dicom.vendor.example/dicomweb/studies", "dicomweb_cidrs": ["10.100.0.0/24"]}
-    site = load_site(hv, "harbor-isr", str(EXAMPLE))
     out = tmp_path_factory.mktemp("build")
-    render_to(site, str(REPO / "templates"), str(out), False)
+    site = render_harbor(out)
     return site, (out / "config.cfg").read_text()
 
 
